@@ -1,0 +1,74 @@
+"""Composition root: settings → database → services. Only this module wires concrete stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tearline.clock import Clock, SystemClock
+from tearline.services.approvals import Approvals
+from tearline.services.decisions import Decisions
+from tearline.services.intake import Intake
+from tearline.services.node import NodeInfo, init_node, read_node
+from tearline.services.release import ReleasePipeline
+from tearline.services.trust import Trust
+from tearline.services.whatif import Insight
+from tearline.settings import Settings
+from tearline.store.engine import Database
+
+
+@dataclass
+class Node:
+    """A running node's services."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    info: NodeInfo
+    intake: Intake = field(init=False)
+    trust: Trust = field(init=False)
+    decisions: Decisions = field(init=False)
+    approvals: Approvals = field(init=False)
+    release: ReleasePipeline = field(init=False)
+    insight: Insight = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decisions = Decisions(self.db, self.clock)
+        self.trust = Trust(self.db, self.clock, on_profile=self.decisions.on_profile)
+        self.intake = Intake(self.db, self.clock, on_stored=self.decisions.on_stored)
+        self.approvals = Approvals(self.db, self.clock, self.decisions)
+        self.release = ReleasePipeline(self.db, self.clock, self.info)
+        self.insight = Insight(self.db, self.clock, self.trust, self.decisions, self.release)
+
+    @property
+    def keys_dir(self) -> Path:
+        return keys_dir(self.settings)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def keys_dir(settings: Settings) -> Path:
+    return settings.data / "keys"
+
+
+def create_node(
+    settings: Settings, *, code: str | None = None, name: str | None = None, clock: Clock | None = None
+) -> tuple[Node, bool]:
+    clock = clock or SystemClock()
+    settings.data.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    info, created = init_node(db, keys_dir(settings), clock, code=code, name=name)
+    return Node(settings=settings, db=db, clock=clock, info=info), created
+
+
+def open_node(settings: Settings, *, clock: Clock | None = None) -> Node:
+    """Open an existing node: check (and bring up to date) its schema, read its facts."""
+    db = Database(settings.db_url)
+    try:
+        db.check_schema()
+        info = read_node(db)
+    except Exception:
+        db.dispose()
+        raise
+    return Node(settings=settings, db=db, clock=clock or SystemClock(), info=info)

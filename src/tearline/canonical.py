@@ -1,0 +1,74 @@
+"""Canonical JSON and timestamps.
+
+Two canonical forms, chosen for their jobs:
+
+* :func:`dumps` (orjson, sorted keys, compact): the stored form of a STIX object and the form that
+  leaves the node. Deterministic for a given object, and fast enough to serialise on every release.
+* :func:`jcs` (RFC 8785 via the ``rfc8785`` package): ledger leaves, which third parties recompute
+  with their own JCS implementation, so they must be the standard form to the byte.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import rfc8785
+
+_OPTS = orjson.OPT_SORT_KEYS
+
+
+def dumps(value: Any) -> bytes:
+    """Deterministic compact JSON bytes with sorted keys."""
+    return orjson.dumps(value, option=_OPTS)
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def jcs(value: Any) -> bytes:
+    """RFC 8785 canonical JSON."""
+    return rfc8785.dumps(value)
+
+
+_TS = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z$"
+)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse a STIX timestamp (RFC 3339, UTC, ``Z`` suffix); raise ``ValueError`` otherwise."""
+    m = _TS.match(text)
+    if not m:
+        raise ValueError(f"`{text}` is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z)")
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    frac = m.group(7)
+    micro = int((frac[1:] + "000000")[:6]) if frac else 0
+    return datetime(y, mo, d, h, mi, s, micro, tzinfo=UTC)
+
+
+def format_timestamp(at: datetime) -> str:
+    """STIX/TAXII timestamp with microseconds: ``2024-01-02T03:04:05.678901Z``."""
+    if at.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_micros(at: datetime) -> int:
+    """Microseconds since the Unix epoch (the stored, indexed form of a time)."""
+    if at.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    delta = at.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(microseconds=us)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

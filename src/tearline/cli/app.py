@@ -1,0 +1,76 @@
+"""The root of the `tearline` command: global options, sub-command groups, exit codes.
+
+Exit codes: 0 ok, 1 error, 2 denied or withheld, 3 invalid input.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from tearline.cli import collection as collection_cmd
+from tearline.cli import demo as demo_cmd
+from tearline.cli import ingest as ingest_cmd
+from tearline.cli import partner as partner_cmd
+from tearline.cli import policy as policy_cmd
+from tearline.cli.common import State, report_error
+from tearline.errors import EXIT_ERROR, EXIT_INVALID, TearlineError
+
+app = typer.Typer(
+    name="tearline",
+    help="Share intelligence with allied partners, partner by partner, with proof of what went where.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data: Annotated[
+        str | None, typer.Option("--data", help="the node's data folder [env TEARLINE_DATA; default ./tearline-data]")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="database URL [env TEARLINE_DB_URL; default SQLite in the data folder]"),
+    ] = None,
+) -> None:
+    """Global options apply to every command."""
+    ctx.obj = State(data, db)
+
+
+app.command("init")(ingest_cmd.init)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("stats")(ingest_cmd.stats)
+app.command("demo")(demo_cmd.demo)
+app.command("approve")(policy_cmd.approve)
+app.add_typer(policy_cmd.approvals_app, name="approvals")
+app.command("preview")(policy_cmd.preview)
+app.command("whatif")(policy_cmd.whatif_cmd)
+app.add_typer(partner_cmd.app, name="partner")
+app.add_typer(collection_cmd.app, name="collection")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the app and maps tearline errors to exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except TearlineError as exc:
+        sys.exit(report_error(exc))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_INVALID)
+        raise
+    sys.exit(0)

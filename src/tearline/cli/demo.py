@@ -1,0 +1,30 @@
+"""`tearline demo`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tearline.cli.common import out, state
+
+
+def demo(
+    ctx: typer.Context,
+    out_dir: Annotated[
+        str | None, typer.Option("--out", help="folder for the demo node (default: the data folder)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="scenario seed")] = 7,
+    size: Annotated[int, typer.Option(help="scenario size in object versions")] = 3000,
+) -> None:
+    """Build a synthetic UK node with Five Eyes and other partners, then scale one back."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from tearline.demo.run import run_demo
+
+    settings = state(ctx).settings
+    if out_dir:
+        settings = replace(settings, data=Path(out_dir))
+    result = run_demo(settings, out, seed=seed, size=size)
+    out.print(f"done in {result.seconds:.1f} s")

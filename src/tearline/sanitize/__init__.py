@@ -1,0 +1,1 @@
+"""Pure sanitising logic: the protected-term gate (``normalize``, ``scanner``), tearline and canary."""

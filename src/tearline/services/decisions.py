@@ -1,0 +1,236 @@
+"""Materialised decisions: what each partner may receive, computed ahead of serving.
+
+The label columns of every stored version are kept in memory (loaded once, then extended by
+``seq`` watermark) and the vectorised policy computes a partner's verdicts over all of them in
+milliseconds. What is persisted per partner is a verdict byte per ``seq`` (see
+:mod:`tearline.store.decisions`), computed *without* the embargo: the embargo is a date bound that
+serving applies (``date_added + embargo <= now``), so a stored decision never goes stale by the
+passing of time. It goes stale only when a profile version takes effect (checked on every read,
+so a version that becomes effective later applies without a restart), an approval changes, or new
+versions arrive (computed in the ingest transaction).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, select
+
+from tearline.canonical import loads, to_micros
+from tearline.clock import Clock
+from tearline.model.labeltext import parse_label
+from tearline.model.markings import Label, MarkedItem, Portion, Tlp
+from tearline.model.partners import ProfileVersion, TrustProfile, profile_in_force
+from tearline.model.releases import Verdict
+from tearline.policy.columns import ColumnsBuilder, LabelColumns
+from tearline.policy.vector import compute
+from tearline.store import approvals as approvals_store
+from tearline.store import decisions as store
+from tearline.store import objects as objects_store
+from tearline.store import partners as partners_store
+from tearline.store.engine import Database
+from tearline.store.schema import objects
+
+RELEASED = (int(Verdict.RELEASE), int(Verdict.RELEASE_TEARLINE))
+
+
+def _split(text: str | None) -> frozenset[str]:
+    return frozenset(t for t in (text or "").split(",") if t)
+
+
+def item_from_row(row: Any) -> MarkedItem:
+    """The label (and portion labels) of a stored version, from its label columns."""
+    r = row._mapping if hasattr(row, "_mapping") else row
+    label = Label(
+        classification=int(r["classification"]),
+        tlp=Tlp(int(r["tlp"])),
+        rel_to=_split(r["rel_to"]),
+        noforn=bool(r["noforn"]),
+        orcon=bool(r["orcon"]),
+        topics=_split(r["topics"]),
+        source_refs=_split(r["source_refs"]),
+        originator=r["originator"],
+        further_sharing=None if r["further_sharing"] is None else _split(r["further_sharing"]),
+    )
+    portions: tuple[Portion, ...] = ()
+    if r["portions"]:
+        portions = tuple(Portion(selector=s, label=parse_label(t)) for s, t in loads(r["portions"]))
+    return MarkedItem(label=label, portions=portions)
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """What serving needs to answer "may this partner receive seq N now?"."""
+
+    partner: str
+    profile: ProfileVersion
+    verdicts: npt.NDArray[np.uint8]
+    generation: int
+    embargo_cutoff_us: int | None  # released only if date_added_us <= this (None: no embargo)
+
+    def released(self, seq: int, date_added_us: int) -> bool:
+        if seq >= len(self.verdicts) or int(self.verdicts[seq]) not in RELEASED:
+            return False
+        return self.embargo_cutoff_us is None or date_added_us <= self.embargo_cutoff_us
+
+    def verdict(self, seq: int) -> int:
+        return int(self.verdicts[seq]) if seq < len(self.verdicts) else store.UNKNOWN
+
+
+class Decisions:
+    """Keeps the label columns and every partner's materialised decisions up to date."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._builder = ColumnsBuilder()
+        self._cols: LabelColumns | None = None
+        self._stix_ids: list[str] = []
+        self._watermark = 0
+        self._views: dict[str, PartnerView] = {}
+
+    # -- label columns ----------------------------------------------------------------------
+    def columns(self, conn: Connection | None = None) -> tuple[LabelColumns, list[str]]:
+        """Label columns of every committed version (row order = seq order) and their STIX ids."""
+        with self._lock:
+            if conn is None:
+                with self.db.read() as c:
+                    self._extend(c)
+            else:
+                self._extend(conn)
+            if self._cols is None or len(self._cols) != len(self._builder):
+                self._cols = self._builder.build()
+            return self._cols, self._stix_ids
+
+    def _extend(self, conn: Connection) -> None:
+        for row in objects_store.label_rows(conn, self._watermark):
+            self._builder.append(int(row.seq), item_from_row(row), int(row.date_added_us))  # type: ignore[attr-defined]
+            self._stix_ids.append(row.stix_id)  # type: ignore[attr-defined]
+            self._watermark = int(row.seq)  # type: ignore[attr-defined]
+
+    # -- computing ------------------------------------------------------------------------
+    @staticmethod
+    def materialised_profile(profile: TrustProfile) -> TrustProfile:
+        """The profile decisions are stored under: the embargo is applied at serving time."""
+        return replace(profile, embargo=timedelta(0))
+
+    def _approved_mask(self, cols: LabelColumns, ids: list[str], approved: set[str]) -> npt.NDArray[np.bool_] | None:
+        if not approved:
+            return None
+        return np.fromiter((i in approved for i in ids), dtype=np.bool_, count=len(ids))
+
+    def recompute(self, conn: Connection, partner: str, *, at: datetime | None = None) -> int:
+        """Recompute and persist one partner's decisions over every version; returns the generation."""
+        at = at or self.clock.now()
+        history = partners_store.history(conn, partner)
+        pv = profile_in_force(history, at)
+        cols, ids = self.columns(conn)
+        if pv is None:
+            verdicts = np.full(len(cols), Verdict.WITHHOLD, dtype=np.uint8)
+            version = 0
+        else:
+            approved = self._approved_mask(cols, ids, approvals_store.approved_ids(conn, partner))
+            verdicts, _ = compute(cols, self.materialised_profile(pv.profile), to_micros(at), approved)
+            version = pv.version
+        top = int(cols.seq[-1]) if len(cols) else 0
+        by_seq = np.full(top + 1, store.UNKNOWN, dtype=np.uint8)
+        by_seq[cols.seq] = verdicts
+        gen = store.save(
+            conn, partner, by_seq, profile_version=version, computed_us=to_micros(at), watermark_seq=top
+        )
+        with self._lock:
+            self._views.pop(partner, None)
+        return gen
+
+    def recompute_all(self, conn: Connection, *, at: datetime | None = None) -> None:
+        for p in partners_store.list_partners(conn):
+            self.recompute(conn, p.code, at=at)
+
+    def on_stored(self, conn: Connection, seqs: Sequence[int]) -> None:
+        """Ingest hook (inside the ingest transaction): decide the new versions for every partner."""
+        if not seqs:
+            return
+        rows = objects_store.rows_by_seq(conn, list(seqs))
+        builder = ColumnsBuilder()
+        ids: list[str] = []
+        for row in rows:
+            builder.append(int(row.seq), item_from_row(row), int(row.date_added_us))  # type: ignore[attr-defined]
+            ids.append(row.stix_id)  # type: ignore[attr-defined]
+        cols = builder.build()
+        at = self.clock.now()
+        first = min(seqs)
+        for partner in partners_store.list_partners(conn):
+            pv = profile_in_force(partners_store.history(conn, partner.code), at)
+            info = store.info(conn, partner.code)
+            if pv is None or info is None or info.profile_version != pv.version:
+                continue  # stale already: the next read recomputes it over every committed row
+            approved = self._approved_mask(cols, ids, approvals_store.approved_ids(conn, partner.code))
+            verdicts, _ = compute(cols, self.materialised_profile(pv.profile), to_micros(at), approved)
+            chunk0 = first // store.CHUNK
+            existing = store.load(conn, partner.code, chunks=range(chunk0, max(seqs) // store.CHUNK + 1))
+            top = max(int(cols.seq.max()), len(existing) - 1)
+            arr = np.full(top + 1, store.UNKNOWN, dtype=np.uint8)
+            arr[: len(existing)] = existing
+            arr[cols.seq] = verdicts
+            store.save(
+                conn,
+                partner.code,
+                arr,
+                profile_version=pv.version,
+                computed_us=to_micros(at),
+                watermark_seq=max(info.watermark_seq, top),
+                from_seq=chunk0 * store.CHUNK,
+            )
+        with self._lock:
+            self._views.clear()
+
+    def on_profile(self, conn: Connection, partner: str) -> None:
+        """Profile hook: a new version in force now is applied at once; a later one on first read."""
+        self.recompute(conn, partner)
+
+    # -- serving --------------------------------------------------------------------------
+    def view(self, partner: str, *, at: datetime | None = None) -> PartnerView:
+        """The partner's materialised decisions, recomputed first if stale (new profile in force,
+        versions past the watermark)."""
+        at = at or self.clock.now()
+        with self.db.read() as conn:
+            history = partners_store.history(conn, partner)
+            pv = profile_in_force(history, at)
+            info = store.info(conn, partner)
+            top = objects_store.max_seq(conn)
+        if pv is None:
+            raise LookupError(partner)
+        if info is None or info.profile_version != pv.version or info.watermark_seq < top:
+            with self.db.write() as conn:
+                self.recompute(conn, partner, at=at)
+                info = store.info(conn, partner)
+            assert info is not None
+        with self._lock:
+            cached = self._views.get(partner)
+            if cached is not None and cached.generation == info.generation and cached.profile.version == pv.version:
+                verdicts = cached.verdicts
+            else:
+                with self.db.read() as conn:
+                    verdicts = store.load(conn, partner)
+            emb = pv.profile.embargo
+            cutoff = to_micros(at - emb) if emb > timedelta(0) else None
+            view = PartnerView(partner, pv, verdicts, info.generation, cutoff)
+            self._views[partner] = view
+            return view
+
+    def released_seqs(self, partner: str, *, at: datetime | None = None) -> set[int]:
+        """Every seq the partner may receive at ``at`` (for tests, exports and reports)."""
+        view = self.view(partner, at=at)
+        out: set[int] = set()
+        with self.db.read() as conn:
+            for seq, added in conn.execute(select(objects.c.seq, objects.c.date_added_us)):
+                if view.released(int(seq), int(added)):
+                    out.add(int(seq))
+        return out

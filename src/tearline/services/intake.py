@@ -1,0 +1,258 @@
+"""Intake: STIX objects in, validated, labelled and stored; one transaction per unit.
+
+A unit is what commits together: a bundle, an envelope, a JSON array, or a batch of JSON lines.
+A unit with an invalid object is refused whole unless ``skip_invalid`` (then the bad objects are
+reported and the rest stored). Re-ingesting a stored version is a no-op (counted as duplicate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from tearline.canonical import dumps, parse_timestamp, to_micros
+from tearline.clock import Clock
+from tearline.errors import InvalidInput, NotFound, StixError
+from tearline.model.labeltext import format_label
+from tearline.model.markings import Label, MarkedItem
+from tearline.stix.markings import item_from_stix, is_marking_definition
+from tearline.stix.reader import Unit, read_units
+from tearline.stix.validate import check_object, describe
+from tearline.store import nodes
+from tearline.store import objects as objects_store
+from tearline.store.engine import Database
+
+SOURCE_TOKEN = re.compile(r"\{\{source:([A-Za-z0-9_-]{1,64})\}\}")
+
+
+@dataclass
+class IngestSummary:
+    new: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    units: int = 0
+    problems: list[str] = field(default_factory=list)
+    new_seqs: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "new": self.new,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "units": self.units,
+            "problems": self.problems,
+        }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    obj: dict[str, Any]
+    item: MarkedItem
+
+
+def cited_sources(obj: Any) -> set[str]:
+    """Cover names cited by ``{{source:COVER}}`` tokens anywhere in the object's strings."""
+    found: set[str] = set()
+    for text in _strings(obj):
+        if "{{source:" in text:
+            found.update(m.group(1).upper() for m in SOURCE_TOKEN.finditer(text))
+    return found
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def version_of(obj: dict[str, Any]) -> str:
+    """The STIX version timestamp: ``modified``, else ``created``, else a fixed epoch (SCOs)."""
+    return str(obj.get("modified") or obj.get("created") or "1970-01-01T00:00:00.000Z")
+
+
+ObjectCheck = Callable[[dict[str, Any], MarkedItem], list[str]]
+
+
+class Intake:
+    """Validates, labels and stores object versions."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        on_stored: Callable[[Any, Sequence[int]], None] | None = None,
+        object_checks: Sequence[ObjectCheck] = (),
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.on_stored = on_stored  # called inside the transaction with the new seqs
+        self.object_checks = list(object_checks)
+
+    # -- files ----------------------------------------------------------------------------
+    def ingest_paths(
+        self,
+        paths: Sequence[str],
+        *,
+        collection: str = "shared",
+        default: Label,
+        skip_invalid: bool = False,
+        strict: bool = False,
+        batch: int = 1000,
+        stdin: BinaryIO | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestSummary:
+        summary = IngestSummary()
+        coll = self._collection(collection)
+        for path in paths:
+            for unit in read_units(path if path != "-" else "-", batch=batch, stdin=stdin):
+                prepared, problems = self.prepare_unit(unit, default=default, strict=strict)
+                if problems and not skip_invalid:
+                    raise StixError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+                summary.problems.extend(problems)
+                summary.rejected += len(problems)
+                self.store(prepared, collection_id=coll, added=self.clock.now(), summary=summary)
+                summary.units += 1
+                if progress is not None:
+                    progress(unit.size_bytes)
+        return summary
+
+    def prepare_unit(
+        self, unit: Unit, *, default: Label, strict: bool = False
+    ) -> tuple[list[Prepared], list[str]]:
+        """Validate and label every object of a unit: (good objects, one line per bad object)."""
+        good: list[Prepared] = []
+        problems: list[str] = []
+        definitions = unit.definitions
+        for raw in unit.objects:
+            obj = raw.obj
+            issues = check_object(obj)
+            if not issues and strict:
+                from tearline.stix.validate import deep_check
+
+                issues = deep_check(obj)
+            item: MarkedItem | None = None
+            if not issues:
+                try:
+                    item = self.label_object(obj, definitions, default)
+                except StixError as exc:
+                    issues = [exc.message]
+            if not issues and item is not None:
+                for check in self.object_checks:
+                    issues.extend(check(obj, item))
+            if issues or item is None:
+                problems.append(describe(unit.source, raw.index, obj, issues))
+                continue
+            good.append(Prepared(obj=obj, item=item))
+        return good, problems
+
+    def label_object(self, obj: dict[str, Any], definitions: dict[str, dict[str, Any]], default: Label) -> MarkedItem:
+        if is_marking_definition(obj):
+            return MarkedItem(label=Label(originator=default.originator))
+        item = item_from_stix(obj, definitions, default=default)
+        cited = cited_sources(obj)
+        if cited:
+            label = replace(item.label, source_refs=item.label.source_refs | frozenset(cited))
+            item = replace(item, label=label)
+        return item
+
+    # -- storing --------------------------------------------------------------------------
+    def store(
+        self,
+        prepared: Sequence[Prepared],
+        *,
+        collection_id: str,
+        added: datetime | Sequence[datetime],
+        summary: IngestSummary,
+        posted_by: str | None = None,
+    ) -> list[int]:
+        """Store one unit in one transaction; returns the new seqs.
+
+        ``added`` is the time the unit was added, or one time per object (replays, the demo).
+        """
+        if not prepared:
+            return []
+        times = [added] * len(prepared) if isinstance(added, datetime) else list(added)
+        if len(times) != len(prepared):
+            raise ValueError("one added time per object")
+        rows = [
+            self.to_row(p, collection_id, to_micros(t), posted_by) for p, t in zip(prepared, times, strict=True)
+        ]
+        # the same version twice in one unit counts once
+        unique: dict[tuple[str, int], objects_store.NewVersion] = {}
+        for r in rows:
+            unique.setdefault((r.stix_id, r.version_us), r)
+        with self.db.write() as conn:
+            existing = objects_store.existing_versions(conn, collection_id, list(unique))
+            fresh = [r for k, r in unique.items() if k not in existing]
+            seqs = objects_store.insert_versions(conn, fresh)
+            if self.on_stored is not None and seqs:
+                self.on_stored(conn, seqs)
+        summary.new += len(seqs)
+        summary.duplicate += len(rows) - len(seqs)
+        summary.new_seqs.extend(seqs)
+        return seqs
+
+    def to_row(
+        self, p: Prepared, collection_id: str, added_us: int, posted_by: str | None
+    ) -> objects_store.NewVersion:
+        obj, label = p.obj, p.item.label
+        body = dumps(obj)
+        version = version_of(obj)
+        portions = (
+            dumps([[pt.selector, format_label(pt.label)] for pt in p.item.portions]).decode()
+            if p.item.portions
+            else None
+        )
+        return objects_store.NewVersion(
+            collection_id=collection_id,
+            stix_id=obj["id"],
+            type=obj["type"],
+            version=version,
+            version_us=to_micros(parse_timestamp(version)),
+            spec_version=str(obj.get("spec_version", "2.1")),
+            date_added_us=added_us,
+            body=body,
+            sha256=hashlib.sha256(body).hexdigest(),
+            label=format_label(label),
+            classification=label.classification,
+            tlp=int(label.tlp),
+            noforn=label.noforn,
+            orcon=label.orcon,
+            rel_to=",".join(sorted(label.rel_to)),
+            topics=",".join(sorted(label.topics)),
+            source_refs=",".join(sorted(label.source_refs)),
+            originator=label.originator,
+            further_sharing=None if label.further_sharing is None else ",".join(sorted(label.further_sharing)),
+            portions=portions,
+            posted_by=posted_by,
+        )
+
+    def _collection(self, key: str) -> str:
+        with self.db.read() as conn:
+            row = nodes.find_collection(conn, key)
+        if row is None:
+            raise NotFound(f"no collection `{key}`")
+        return row.id
+
+
+def read_label_arg(text: str | None, topics: Sequence[str], base: Label) -> Label:
+    """The default label from ``--label`` and ``--topic`` options over the node's default."""
+    from tearline.model.labeltext import parse_label
+
+    label = parse_label(text) if text else base
+    extra = frozenset(t.strip().lower() for t in topics if t.strip())
+    for t in extra:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", t):
+            raise InvalidInput(f"bad topic `{t}`")
+    return replace(label, topics=label.topics | extra) if extra else label
+

@@ -1,0 +1,251 @@
+"""The release pipeline: the one door out.
+
+Every byte that leaves the node for a partner (TAXII responses, exports, federation pushes,
+previews) is produced by :meth:`ReleasePipeline.release`, in this order:
+
+1. **decide**: the scalar policy (:func:`tearline.policy.decide.decide`) under the partner's
+   profile in force at the time of release, with its recorded approvals;
+2. **tearline**: make the version this partner may see, rendered with the node's markings;
+3. **canary**: a per-recipient variant where enabled (a pass-through until enabled);
+4. **gate**: the exact outgoing bytes are scanned for protected terms; a hit withholds and alerts;
+5. **record**: the release is written (partner, object, version, SHA-256 of the bytes, verdict,
+   reasons) before the bytes are handed out.
+
+Any exception in any stage withholds that object for that partner (``PIPELINE_ERROR:<stage>``).
+Stages are looked up in :attr:`ReleasePipeline.stages` so a test can inject a failure into each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from tearline.canonical import dumps, from_micros, loads, to_micros
+from tearline.clock import Clock
+from tearline.model.partners import ProfileVersion, profile_in_force
+from tearline.model.releases import Decision, Reason, Verdict
+from tearline.policy.decide import decide
+from tearline.services.decisions import item_from_row
+from tearline.services.node import NodeInfo
+from tearline.stix.markings import item_to_stix
+from tearline.store import approvals as approvals_store
+from tearline.store import partners as partners_store
+from tearline.store import releases as releases_store
+from tearline.store.engine import Database
+
+log = logging.getLogger(__name__)
+
+RECORDED_CHANNELS = ("taxii", "export", "push")
+
+
+@dataclass
+class Candidate:
+    """One object version on its way out to one partner; each stage fills in more."""
+
+    partner: str
+    seq: int
+    stix_id: str
+    version: str
+    row: Any
+    decision: Decision = field(default_factory=lambda: Decision(Verdict.WITHHOLD, ()))
+    obj: dict[str, Any] | None = None
+    definitions: list[dict[str, Any]] = field(default_factory=list)
+    body: bytes | None = None
+    stopped_at: str | None = None
+    release_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    partner: str
+    seq: int
+    stix_id: str
+    version: str
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    body: bytes | None  # the exact bytes released; None when not released
+    definitions: tuple[dict[str, Any], ...] = ()
+    release_id: int | None = None
+
+    @property
+    def released(self) -> bool:
+        return self.body is not None
+
+
+@dataclass
+class Context:
+    """What the stages share for one call: partner, time, profile, approvals, channel."""
+
+    partner: str
+    at: datetime
+    channel: str
+    profile: ProfileVersion | None
+    approved: set[str]
+    record: bool
+
+
+Stage = Callable[[Context, list[Candidate]], None]
+Gate = Callable[[bytes], list[Any]]  # returns hits (objects with a `field`); raises on error
+
+
+class ReleasePipeline:
+    def __init__(self, db: Database, clock: Clock, node: NodeInfo, *, gate: Gate | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.node = node
+        self.gate = gate
+        self.stages: dict[str, Stage] = {
+            "decide": self._decide,
+            "tearline": self._tearline,
+            "canary": self._canary,
+            "gate": self._gate,
+            "record": self._record,
+        }
+
+    # -- the door -------------------------------------------------------------------------
+    def release(
+        self,
+        partner: str,
+        rows: Sequence[Any],
+        *,
+        channel: str,
+        at: datetime | None = None,
+        record: bool | None = None,
+    ) -> list[Outcome]:
+        """Run stored object versions (rows of `objects`) through every stage for one partner."""
+        at = at or self.clock.now()
+        do_record = channel in RECORDED_CHANNELS if record is None else record
+        cands = [
+            Candidate(partner=partner, seq=int(r.seq), stix_id=r.stix_id, version=r.version, row=r) for r in rows
+        ]
+        try:
+            ctx = self._context(partner, at, channel, do_record)
+        except Exception:
+            log.exception("release context failed for %s", partner)
+            return [self._outcome(self._fail(c, "decide")) for c in cands]
+        for name, stage in self.stages.items():
+            live = [c for c in cands if c.stopped_at is None]
+            if not live:
+                break
+            try:
+                stage(ctx, live)
+            except Exception:
+                log.exception("release stage %s failed", name)
+                for c in live:
+                    self._fail(c, name)
+        return [self._outcome(c) for c in cands]
+
+    def _context(self, partner: str, at: datetime, channel: str, record: bool) -> Context:
+        with self.db.read() as conn:
+            history = partners_store.history(conn, partner)
+            approved = approvals_store.approved_ids(conn, partner)
+        return Context(partner, at, channel, profile_in_force(history, at), approved, record)
+
+    # -- stages ---------------------------------------------------------------------------
+    def _decide(self, ctx: Context, cands: list[Candidate]) -> None:
+        for c in cands:
+            if ctx.profile is None:
+                c.decision = Decision(Verdict.WITHHOLD, (Reason.NO_PROFILE,))
+            else:
+                c.decision = decide(
+                    item_from_row(c.row),
+                    ctx.profile.profile,
+                    ctx.at,
+                    added=from_micros(int(c.row.date_added_us)),
+                    approved=c.stix_id in ctx.approved,
+                )
+            if not c.decision.released:
+                c.stopped_at = "decide"
+
+    def _tearline(self, ctx: Context, cands: list[Candidate]) -> None:
+        for c in cands:
+            item = item_from_row(c.row)
+            if c.decision.verdict is Verdict.RELEASE_TEARLINE and (
+                Reason.SOURCE_PROTECTED in c.decision.reasons or Reason.PORTION_WITHHELD in c.decision.reasons
+            ):
+                # No tearline version can be made yet: withhold rather than release too much.
+                c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, Reason.NO_TEARLINE))
+                c.stopped_at = "tearline"
+                continue
+            obj = loads(c.row.body)
+            marked, defs = item_to_stix(
+                obj, replace(item, portions=()), created=self.node.created, created_by_ref=self.node.identity_id
+            )
+            c.obj, c.definitions = marked, defs
+
+    def _canary(self, ctx: Context, cands: list[Candidate]) -> None:
+        for c in cands:
+            assert c.obj is not None
+            c.body = dumps(c.obj)
+
+    def _gate(self, ctx: Context, cands: list[Candidate]) -> None:
+        if self.gate is None:
+            return
+        alerts = []
+        for c in cands:
+            assert c.body is not None
+            try:
+                hits = self.gate(c.body)
+            except Exception:
+                log.exception("gate error on %s for %s", c.stix_id, ctx.partner)
+                hits = None
+            if hits is None or hits:
+                fields = sorted({getattr(h, "field", "$") for h in hits}) if hits else ["<gate error>"]
+                c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, Reason.GATE_HIT))
+                c.body = None
+                c.stopped_at = "gate"
+                alerts.extend((c, f) for f in fields)
+        if alerts:
+            at_us = to_micros(ctx.at)
+            with self.db.write() as conn:
+                for c, f in alerts:
+                    releases_store.add_alert(
+                        conn, at_us=at_us, partner=ctx.partner, stix_id=c.stix_id, version=c.version,
+                        field=f, channel=ctx.channel,
+                    )
+
+    def _record(self, ctx: Context, cands: list[Candidate]) -> None:
+        if not ctx.record:
+            return
+        at_us = to_micros(ctx.at)
+        with self.db.write() as conn:
+            for c in cands:
+                assert c.body is not None
+                event = releases_store.ReleaseEvent(
+                    partner=ctx.partner,
+                    stix_id=c.stix_id,
+                    version=c.version,
+                    sha256=hashlib.sha256(c.body).hexdigest(),
+                    verdict=c.decision.verdict.name,
+                    reasons=",".join(c.decision.reasons),
+                    channel=ctx.channel,
+                    at_us=at_us,
+                )
+                c.release_id, _first = releases_store.record(conn, event)
+
+    # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _fail(c: Candidate, stage: str) -> Candidate:
+        c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, f"{Reason.PIPELINE_ERROR}:{stage}"))
+        c.body = None
+        c.stopped_at = stage
+        return c
+
+    @staticmethod
+    def _outcome(c: Candidate) -> Outcome:
+        released = c.stopped_at is None and c.body is not None
+        return Outcome(
+            partner=c.partner,
+            seq=c.seq,
+            stix_id=c.stix_id,
+            version=c.version,
+            verdict=c.decision.verdict if released or c.decision.verdict is Verdict.HOLD else Verdict.WITHHOLD,
+            reasons=c.decision.reasons,
+            body=c.body if released else None,
+            definitions=tuple(c.definitions) if released else (),
+            release_id=c.release_id,
+        )

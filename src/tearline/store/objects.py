@@ -1,0 +1,139 @@
+"""Stored object versions: canonical JSON bytes plus the indexed and label columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tearline.store.schema import objects
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """One object version ready to store (label columns already derived)."""
+
+    collection_id: str
+    stix_id: str
+    type: str
+    version: str
+    version_us: int
+    spec_version: str
+    date_added_us: int
+    body: bytes
+    sha256: str
+    label: str
+    classification: int
+    tlp: int
+    noforn: bool
+    orcon: bool
+    rel_to: str
+    topics: str
+    source_refs: str
+    originator: str | None
+    further_sharing: str | None
+    portions: str | None
+    posted_by: str | None
+
+
+# Columns the policy reads to build its label columns.
+LABEL_COLUMNS = (
+    objects.c.seq,
+    objects.c.stix_id,
+    objects.c.date_added_us,
+    objects.c.classification,
+    objects.c.tlp,
+    objects.c.noforn,
+    objects.c.orcon,
+    objects.c.rel_to,
+    objects.c.topics,
+    objects.c.source_refs,
+    objects.c.originator,
+    objects.c.further_sharing,
+    objects.c.portions,
+)
+
+
+def existing_versions(
+    conn: Connection, collection_id: str, keys: Sequence[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """Which of (stix_id, version_us) are already stored in the collection."""
+    found: set[tuple[str, int]] = set()
+    ids = sorted({k[0] for k in keys})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            select(objects.c.stix_id, objects.c.version_us).where(
+                objects.c.collection_id == collection_id, objects.c.stix_id.in_(chunk)
+            )
+        )
+        found.update((r.stix_id, r.version_us) for r in rows)
+    return found
+
+
+def insert_versions(conn: Connection, rows: Iterable[NewVersion]) -> list[int]:
+    """Insert versions; an already stored (collection, id, version) is left as it is.
+
+    Returns the seqs of the rows actually inserted, ascending.
+    """
+    values = [r.__dict__ for r in rows]
+    if not values:
+        return []
+    ins = pg_insert(objects) if conn.dialect.name == "postgresql" else sqlite_insert(objects)
+    stmt = ins.on_conflict_do_nothing(
+        index_elements=["collection_id", "stix_id", "version_us"]
+    ).returning(objects.c.seq)
+    result = conn.execute(stmt, values)
+    return sorted(int(s) for s in result.scalars())
+
+
+def label_rows(conn: Connection, after_seq: int = 0) -> Iterator[object]:
+    """Label columns of every version with seq > after_seq, in seq order."""
+    yield from conn.execute(
+        select(*LABEL_COLUMNS).where(objects.c.seq > after_seq).order_by(objects.c.seq)
+    )
+
+
+def max_seq(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(objects.c.seq), 0))).scalar_one())
+
+
+def counts(conn: Connection) -> tuple[int, int]:
+    """(distinct object ids, stored versions) over all collections (distinct (id, version))."""
+    ids = conn.execute(select(func.count(distinct(objects.c.stix_id)))).scalar_one()
+    versions = conn.execute(
+        select(func.count()).select_from(
+            select(objects.c.stix_id, objects.c.version_us).distinct().subquery()
+        )
+    ).scalar_one()
+    return int(ids), int(versions)
+
+
+def versions_of(conn: Connection, stix_id: str, collection_id: str | None = None) -> list[object]:
+    q = select(objects).where(objects.c.stix_id == stix_id)
+    if collection_id is not None:
+        q = q.where(objects.c.collection_id == collection_id)
+    return list(conn.execute(q.order_by(objects.c.version_us, objects.c.seq)))
+
+
+def get_version(conn: Connection, seq: int) -> object | None:
+    return conn.execute(select(objects).where(objects.c.seq == seq)).first()
+
+
+def rows_by_seq(conn: Connection, seqs: Sequence[int]) -> list[object]:
+    out: list[object] = []
+    for start in range(0, len(seqs), 500):
+        chunk = list(seqs[start : start + 500])
+        out.extend(conn.execute(select(objects).where(objects.c.seq.in_(chunk)).order_by(objects.c.seq)))
+    return out
+
+
+def iter_bodies(conn: Connection, collection_id: str | None = None) -> Iterator[object]:
+    q = select(objects.c.seq, objects.c.stix_id, objects.c.version, objects.c.body)
+    if collection_id is not None:
+        q = q.where(objects.c.collection_id == collection_id)
+    yield from conn.execute(q.order_by(objects.c.seq))
+

@@ -1,0 +1,83 @@
+"""Release events (the record stage) and gate alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from tearline.store.schema import gate_alerts, releases
+
+
+@dataclass(frozen=True)
+class ReleaseEvent:
+    partner: str
+    stix_id: str
+    version: str
+    sha256: str
+    verdict: str
+    reasons: str
+    channel: str
+    at_us: int
+
+
+def record(conn: Connection, event: ReleaseEvent) -> tuple[int, bool]:
+    """Record a delivery. Returns (release id, first): repeat deliveries of the same bytes to the
+    same partner are counted, not recorded again."""
+    row = conn.execute(
+        select(releases.c.id).where(
+            releases.c.partner == event.partner,
+            releases.c.sha256 == event.sha256,
+            releases.c.verdict == event.verdict,
+        )
+    ).first()
+    if row is not None:
+        conn.execute(
+            releases.update()
+            .where(releases.c.id == row.id)
+            .values(deliveries=releases.c.deliveries + 1, last_us=event.at_us)
+        )
+        return int(row.id), False
+    result = conn.execute(
+        releases.insert().values(
+            partner=event.partner,
+            stix_id=event.stix_id,
+            version=event.version,
+            sha256=event.sha256,
+            verdict=event.verdict,
+            reasons=event.reasons,
+            channel=event.channel,
+            first_us=event.at_us,
+            last_us=event.at_us,
+            deliveries=1,
+        )
+    )
+    return int(result.inserted_primary_key[0]), True  # type: ignore[index]
+
+
+def set_ledger_seq(conn: Connection, release_id: int, seq: int) -> None:
+    conn.execute(releases.update().where(releases.c.id == release_id).values(ledger_seq=seq))
+
+
+def for_object(conn: Connection, stix_id: str) -> list[object]:
+    return list(conn.execute(select(releases).where(releases.c.stix_id == stix_id).order_by(releases.c.id)))
+
+
+def count_by_partner(conn: Connection) -> dict[str, int]:
+    q = select(releases.c.partner, func.count()).group_by(releases.c.partner)
+    return {r[0]: int(r[1]) for r in conn.execute(q)}
+
+
+def add_alert(
+    conn: Connection, *, at_us: int, partner: str, stix_id: str, version: str, field: str, channel: str
+) -> int:
+    result = conn.execute(
+        gate_alerts.insert().values(
+            at_us=at_us, partner=partner, stix_id=stix_id, version=version, field=field, channel=channel
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def alerts(conn: Connection, limit: int = 100) -> list[object]:
+    return list(conn.execute(select(gate_alerts).order_by(gate_alerts.c.id.desc()).limit(limit)))
