@@ -32,11 +32,12 @@ ATTACK = "/work/shared/data/attack/*.json"
 SYL = ["an", "ber", "cha", "dan", "el", "fer", "gar", "hal", "in", "jo", "ka", "lin", "mar", "nor",
        "ol", "per", "qui", "ros", "sal", "tor", "ul", "van", "wes", "xen", "yor", "zel", "bri", "cal",
        "dor", "eth", "fin", "gil", "har", "ivo", "jas", "kel", "lor", "mil", "nat", "ost"]
-WORDS = ("the actor used a malicious payload to gain initial access via spearphishing attachment then "
-         "moved laterally with stolen credentials and exfiltrated data over an encrypted channel to a "
-         "command and control server hosted in a cloud provider the campaign targeted government "
-         "finance energy and telecommunications organisations across europe and asia registry run keys "
-         "scheduled tasks powershell scripts were observed together with dll side loading").split()
+TEXT = ("the actor used a malicious payload to gain initial access via spearphishing attachment then "
+        "moved laterally with stolen credentials and exfiltrated data over an encrypted channel to a "
+        "command and control server hosted in a cloud provider the campaign targeted government "
+        "finance energy and telecommunications organisations across europe and asia registry run keys "
+        "scheduled tasks powershell scripts were observed together with dll side loading")
+WORDS = TEXT.split(" ")
 
 
 def names(n: int, seed: int) -> list[str]:
@@ -128,6 +129,52 @@ def re_baseline(terms: list[str], sample: bytes) -> str:
             f"sample scanned in {scan:.2f} s)")
 
 
+def read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def one_size(n: int, big: list[bytes], single: list[bytes], attack: list[bytes], reps: int, quick: bool) -> None:
+    total = sum(len(b) for b in big) / 1e6
+    single_mb = sum(len(d) for d in single) / 1e6
+    terms = names(n, seed=n)
+    pairs = [(f"t{i}", t) for i, t in enumerate(terms)]
+    rss0 = rss_kb()
+    build, ts = timed(lambda: TermSet.build(pairs))
+    rss1 = rss_kb()
+    print(f"\n== {n} terms: TermSet.build {build:.2f} s, RSS +{(rss1 - rss0) / 1024:.0f} MB")
+    t, hits = timed(lambda: sum(len(ts.scan_json(b)) for b in big))
+    print(f"scan_json, 1 MB bundles: {total / t:.0f} MB/s ({total:.0f} MB in {t:.2f} s, {hits} hits)")
+    t, hits = timed(lambda: sum(len(ts.scan_json(d)) for d in single))
+    print(f"scan_json, one object per call ({len(single)} objects, {single_mb:.1f} MB): "
+          f"{single_mb / t:.0f} MB/s ({t / len(single) * 1e6:.1f} us/object)")
+    if attack:
+        attack_mb = sum(len(a) for a in attack) / 1e6
+        t, hits = timed(lambda: sum(len(ts.scan_json(a)) for _ in range(reps) for a in attack))
+        print(f"scan_json, ATT&CK bundles x{reps}: {reps * attack_mb / t:.0f} MB/s ({hits // reps} hits/pass)")
+    # the engines alone on the same normalised text (no JSON work)
+    text = normalise_ascii(b"\x00".join(big[: max(1, len(big) // 5)]), quote_as_nul=True)
+    tmb = len(text) / 1e6
+    pats = [normalise(t).encode() for t in terms]
+    hs_build, _engine = timed(lambda: _Engine(pats))
+    t, found = timed(lambda: ts._matches(text))
+    print(f"engine hyperscan literal + whole-word check: {tmb / t:.0f} MB/s on {tmb:.0f} MB "
+          f"(compile {hs_build:.2f} s, {len(found)} whole-word matches)")
+    aho = ahocorasick.Automaton()
+
+    def aho_build() -> None:
+        for i, p in enumerate(pats):
+            aho.add_word(p.decode(), i)
+        aho.make_automaton()
+
+    ab, _ = timed(aho_build)
+    stext = text.decode("latin-1")
+    t, cnt = timed(lambda: sum(1 for _ in aho.iter(stext)))
+    print(f"engine pyahocorasick, no word check: {tmb / t:.0f} MB/s (build {ab:.2f} s, {cnt} raw matches)")
+    if not (quick and n == 100_000):
+        print("engine python re alternation:", re_baseline([normalise(t) for t in terms], text[:100_000]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=100.0)
@@ -136,52 +183,21 @@ def main() -> None:
     mb = 10.0 if args.quick else args.mb
     docs = stix_objects(int(mb * 1e6), seed=1)
     big = bundles(docs)
-    total = sum(len(b) for b in big) / 1e6
     single = docs[: len(docs) // 10]
-    single_mb = sum(len(d) for d in single) / 1e6
-    print(f"corpus: {total:.1f} MB STIX-like JSON in {len(big)} bundles; {len(docs)} objects")
+    print(f"corpus: {sum(len(b) for b in big) / 1e6:.1f} MB STIX-like JSON in {len(big)} bundles; "
+          f"{len(docs)} objects")
     attack_files = sorted(glob.glob(ATTACK))
-    if attack_files:
-        attack = [open(f, "rb").read() for f in attack_files]
+    attack = [read(f) for f in attack_files]
+    reps = 0
+    if attack:
         attack_mb = sum(len(a) for a in attack) / 1e6
         reps = max(1, int(mb // attack_mb))
-        print(f"ATT&CK: {attack_mb:.1f} MB in {len(attack_files)} bundles, repeated x{reps}")
+        print(f"ATT&CK: {attack_mb:.1f} MB in {len(attack)} bundles")
     for n in (10_000, 100_000):
-        terms = names(n, seed=n)
-        pairs = [(f"t{i}", t) for i, t in enumerate(terms)]
-        rss0 = rss_kb()
-        build, ts = timed(lambda pairs=pairs: TermSet.build(pairs))
-        rss1 = rss_kb()
-        print(f"\n== {n} terms: build {build:.2f} s, RSS +{(rss1 - rss0) / 1024:.0f} MB")
-        t, hits = timed(lambda ts=ts: sum(len(ts.scan_json(b)) for b in big))
-        print(f"scan_json, 1 MB bundles: {total / t:.0f} MB/s ({t:.2f} s, {hits} hits)")
-        t, hits = timed(lambda ts=ts: sum(len(ts.scan_json(d)) for d in single))
-        print(f"scan_json, one object per call ({len(single)} objects, {single_mb:.1f} MB): "
-              f"{single_mb / t:.0f} MB/s ({t / len(single) * 1e6:.1f} us/object)")
-        if attack_files:
-            t, hits = timed(lambda ts=ts: sum(len(ts.scan_json(a)) for _ in range(reps) for a in attack))
-            print(f"scan_json, ATT&CK bundles: {reps * attack_mb / t:.0f} MB/s ({hits // reps} hits/pass)")
-        # raw engines on the same normalised text (no JSON work)
-        text = normalise_ascii(b"\x00".join(big[: max(1, len(big) // 5)]), quote_as_nul=True)
-        tmb = len(text) / 1e6
-        pats = [normalise(t).encode() for t in terms]
-        hs_build, engine = timed(lambda pats=pats: _Engine(pats))
-        t, found = timed(lambda: ts._matches(text))
-        print(f"raw hyperscan literal + whole-word: {tmb / t:.0f} MB/s on {tmb:.0f} MB "
-              f"(engine compile {hs_build:.2f} s, {len(found)} whole-word matches)")
-        aho = ahocorasick.Automaton()
-        ab, _ = timed(lambda pats=pats: ([aho.add_word(p.decode(), i) for i, p in enumerate(pats)],
-                                          aho.make_automaton()))
-        stext = text.decode("latin-1")
-        t, cnt = timed(lambda: sum(1 for _ in aho.iter(stext)))
-        print(f"raw pyahocorasick (no word check): {tmb / t:.0f} MB/s (build {ab:.2f} s, {cnt} matches)")
-        if args.quick and n == 100_000:
-            continue
-        print("python re alternation:", re_baseline([normalise(t) for t in terms], text[:100_000]))
-        del ts, engine, aho
-    if attack_files:
+        one_size(n, big, single, attack, reps, args.quick)
+    if attack:
         ts = TermSet.build([(f"t{i}", t) for i, t in enumerate(names(10_000, seed=7))])
-        objects = [o for f in attack_files for o in orjson.loads(open(f, "rb").read())["objects"]]
+        objects = [o for a in attack for o in orjson.loads(a)["objects"]]
         blocked = [o for o in objects if ts.scan_json(orjson.dumps(o))]
         print(f"\nfalse positives: {len(blocked)} of {len(objects)} ATT&CK objects blocked by 10,000 "
               f"random name terms ({100 * len(blocked) / len(objects):.2f} %)")

@@ -50,7 +50,8 @@ START = AT - timedelta(days=730)
 CEDAR_POLICY = """
 permit(principal, action == Action::"receive", resource);
 forbid(principal, action, resource) when { context.suspended && context.originator != context.partner };
-forbid(principal, action, resource) when { context.classification > context.clearance && context.originator != context.partner };
+forbid(principal, action, resource) when {
+  context.classification > context.clearance && context.originator != context.partner };
 forbid(principal, action, resource) when { context.tlp > context.tlp_ceiling && context.originator != context.partner };
 forbid(principal, action, resource) when { context.noforn && context.originator != context.partner };
 forbid(principal, action, resource) when {
@@ -60,12 +61,14 @@ forbid(principal, action, resource) when {
 forbid(principal, action, resource) when {
   context.third_party && context.originator != context.partner &&
   (context.noforn || context.tlp >= 3 ||
-   (context.has_fs && !(context.further_sharing.contains(context.partner) || context.further_sharing.contains("ALL"))) ||
+   (context.has_fs && !(context.further_sharing.contains(context.partner) ||
+                        context.further_sharing.contains("ALL"))) ||
    (!context.has_fs && context.rel_to != [] && !context.rel_to.contains(context.partner)) ||
    (!context.has_fs && context.rel_to == [] && context.tlp > 1)) };
 forbid(principal, action, resource) when {
   (context.tlp == 4 || context.orcon) && !context.approved && context.originator != context.partner };
-forbid(principal, action, resource) when { context.now_us < context.embargo_until_us && context.originator != context.partner };
+forbid(principal, action, resource) when {
+  context.now_us < context.embargo_until_us && context.originator != context.partner };
 """
 
 

@@ -7,6 +7,7 @@ and ``verify_store`` must name the right seq (or head size) for each kind of tam
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import threading
@@ -122,8 +123,13 @@ def make_leaf(i: int) -> dict[str, Any]:
     if i % 7 == 3:
         return L.reveal_leaf(time=at, source=f"src-{i}", by="officer", reason="audit")
     return L.release_leaf(
-        time=at, partner=partner, object_id=f"indicator--{i}", version="2026-11-01T00:00:00.000Z",
-        sha256=hashlib.sha256(str(i).encode()).hexdigest(), verdict="RELEASE", reasons=["OWN_OBJECT"],
+        time=at,
+        partner=partner,
+        object_id=f"indicator--{i}",
+        version="2026-11-01T00:00:00.000Z",
+        sha256=hashlib.sha256(str(i).encode()).hexdigest(),
+        verdict="RELEASE",
+        reasons=["OWN_OBJECT"],
     )
 
 
@@ -213,8 +219,11 @@ def test_leaves_columns_pages_and_ranges(engine: Engine) -> None:
             repo.leaf_hashes(conn, 5, 22)
         with pytest.raises(InvalidInput):
             repo.inclusion_proof(conn, 0, 22)
-    assert [L.check(__import__("json").loads(d))[0] for d in stored(engine)][:4] == [
-        "release", "release", "release", "reveal",
+    assert [L.check(json.loads(d))[0] for d in stored(engine)][:4] == [
+        "release",
+        "release",
+        "release",
+        "reveal",
     ]
 
 
@@ -295,26 +304,43 @@ TAMPER = {
     "altered leaf": (lambda c: _alter_leaf(c, 37, rehash=False), 37, None, "does not match its stored leaf hash"),
     "altered leaf and leaf hash": (lambda c: _alter_leaf(c, 37, rehash=True), 36, None, "[36, 38)"),
     "altered leaf hash": (
-        lambda c: c.execute(update(LV).where(LV.c.seq == 50).values(leaf_hash=bytes(32))), 50, None, "leaf hash",
+        lambda c: c.execute(update(LV).where(LV.c.seq == 50).values(leaf_hash=bytes(32))),
+        50,
+        None,
+        "leaf hash",
     ),
     "altered node": (
         lambda c: c.execute(update(NV).where(NV.c.level == 3, NV.c.idx == 2).values(hash=bytes(32))),
-        16, None, "node (3, 2)",
+        16,
+        None,
+        "node (3, 2)",
     ),
     "altered head root": (
-        lambda c: c.execute(update(HV).where(HV.c.size == 32).values(root=bytes(32))), 31, 32, "root",
+        lambda c: c.execute(update(HV).where(HV.c.size == 32).values(root=bytes(32))),
+        31,
+        32,
+        "root",
     ),
     "altered head signature": (
-        lambda c: c.execute(update(HV).where(HV.c.size == 48).values(signature=bytes(64))), 47, 48, "signature",
+        lambda c: c.execute(update(HV).where(HV.c.size == 48).values(signature=bytes(64))),
+        47,
+        48,
+        "signature",
     ),
     "deleted leaf": (lambda c: c.execute(delete(LV).where(LV.c.seq == 20)), 20, None, "missing"),
     "deleted last leaf": (lambda c: c.execute(delete(LV).where(LV.c.seq == 63)), 63, None, "past the last"),
     "deleted node": (
-        lambda c: c.execute(delete(NV).where(NV.c.level == 1, NV.c.idx == 5)), 10, None, "node (1, 5) is missing",
+        lambda c: c.execute(delete(NV).where(NV.c.level == 1, NV.c.idx == 5)),
+        10,
+        None,
+        "node (1, 5) is missing",
     ),
     "swapped leaves": (lambda c: _swap(c, 40, 41), 40, None, "reordered"),
     "altered partner column": (
-        lambda c: c.execute(update(LV).where(LV.c.seq == 44).values(partner="NZL")), 44, None, "columns",
+        lambda c: c.execute(update(LV).where(LV.c.seq == 44).values(partner="NZL")),
+        44,
+        None,
+        "columns",
     ),
 }
 

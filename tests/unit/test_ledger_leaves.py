@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tearline.canonical import jcs
+from tearline.canonical import jcs, parse_timestamp, to_micros
 from tearline.errors import InvalidInput
 from tearline.ledger import leaves
 
@@ -18,18 +18,19 @@ SHA = "ab" * 32
 
 BUILT = {
     "release": leaves.release_leaf(
-        time=AT, partner="GBR", object_id="indicator--1", version="2026-11-01T00:00:00.000Z",
-        sha256=SHA, verdict="RELEASE_TEARLINE", reasons=["PORTION_WITHHELD", "SOURCE_PROTECTED"],
+        time=AT,
+        partner="GBR",
+        object_id="indicator--1",
+        version="2026-11-01T00:00:00.000Z",
+        sha256=SHA,
+        verdict="RELEASE_TEARLINE",
+        reasons=["PORTION_WITHHELD", "SOURCE_PROTECTED"],
     ),
     "profile": leaves.profile_leaf(time=AT, partner="CAN", version=3, reason="scale back", approved_by="dso"),
     "approval": leaves.approval_leaf(time=AT, partner="AUS", object_id="report--1", approved_by="o", reason="r"),
-    "revocation": leaves.revocation_leaf(
-        time=AT, partner="AUS", object_id="report--1", revoked_by="o", reason="r"
-    ),
+    "revocation": leaves.revocation_leaf(time=AT, partner="AUS", object_id="report--1", revoked_by="o", reason="r"),
     "reveal": leaves.reveal_leaf(time=AT, source="src-1", by="officer", reason="court order"),
-    "alert": leaves.alert_leaf(
-        time=AT, partner="NZL", object_id="note--1", version="v", field="$.content"
-    ),
+    "alert": leaves.alert_leaf(time=AT, partner="NZL", object_id="note--1", version="v", field="$.content"),
 }
 
 
@@ -50,7 +51,8 @@ def test_release_leaf_bytes_are_the_documented_form() -> None:
     data = leaves.encode(leaves.sequenced(BUILT["release"], 7))
     assert data == (
         b'{"kind":"release","object":"indicator--1","partner":"GBR",'
-        b'"reasons":["PORTION_WITHHELD","SOURCE_PROTECTED"],"seq":7,"sha256":"' + SHA.encode()
+        b'"reasons":["PORTION_WITHHELD","SOURCE_PROTECTED"],"seq":7,"sha256":"'
+        + SHA.encode()
         + b'","time":"2026-11-29T10:11:12.123456Z","verdict":"RELEASE_TEARLINE",'
         b'"version":"2026-11-01T00:00:00.000Z"}'
     )
@@ -121,6 +123,33 @@ def test_encode_is_rfc8785(value: dict[str, Any]) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(alphabet=st.characters(min_codepoint=0xD7F0, exclude_categories=["Cs"]), max_size=3), st.text(), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(alphabet=st.characters(min_codepoint=0xD7F0, exclude_categories=["Cs"]), max_size=3),
+        st.text(),
+        max_size=6,
+    )
+)
 def test_encode_sorts_non_ascii_keys_as_rfc8785(value: dict[str, str]) -> None:
     assert leaves.encode(value) == jcs(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))  # see canonical: %Y is not padded
+def test_check_reads_every_builder_time_as_the_canonical_parser_does(at: datetime) -> None:
+    leaf = leaves.sequenced(leaves.reveal_leaf(time=at, source="s", by="b", reason="r"), 0)
+    assert leaves.check(leaf)[2] == to_micros(parse_timestamp(leaf["time"]))
+
+
+@pytest.mark.parametrize("text", ["2026-11-29T10:11:12Z", "2026-11-29T10:11:12.1Z", "2026-11-29T10:11:12.123456789Z"])
+def test_check_reads_other_stix_precisions(text: str) -> None:
+    leaf = {"kind": "reveal", "seq": 0, "time": text}
+    assert leaves.check(leaf)[2] == to_micros(parse_timestamp(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-29T10:11:12.123456+00:00", "2026-11-29 10:11:12.123456Z", "2026-11-29T10:11:12,123456Z"]
+)
+def test_check_refuses_near_stix_times(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        leaves.check({"kind": "reveal", "seq": 0, "time": text})

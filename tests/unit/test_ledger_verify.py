@@ -71,8 +71,13 @@ class Ledger:
     @staticmethod
     def make(i: int) -> dict[str, Any]:
         return L.release_leaf(
-            time=AT, partner="GBR" if i % 2 else "CAN", object_id=f"x--{i}", version="v",
-            sha256=f"{i:064x}", verdict="RELEASE", reasons=[],
+            time=AT,
+            partner="GBR" if i % 2 else "CAN",
+            object_id=f"x--{i}",
+            version="v",
+            sha256=f"{i:064x}",
+            verdict="RELEASE",
+            reasons=[],
         )
 
     def append(self, leaf: dict[str, Any]) -> None:
@@ -108,7 +113,8 @@ def test_export_verifies_and_partners_see_hashes_only() -> None:
     assert verify.check_export(_text(ledger.export()), key) == "OK: 23 leaves, 4 signed heads of `TEST` verified"
     partner_view = [
         {"type": "leaf", "seq": o["seq"], "leaf_hash": hash_leaf(o["leaf"].encode()).hex()}
-        if o["type"] == "leaf" and '"CAN"' in o["leaf"] else o
+        if o["type"] == "leaf" and '"CAN"' in o["leaf"]
+        else o
         for o in ledger.export()
     ]
     assert verify.check_export(_text(partner_view), key).startswith("OK: 23 leaves")
@@ -201,9 +207,13 @@ def node() -> Iterator[tuple[str, Ledger, dict[str, bool]]]:
                 path = consistency_proof(q["first"], q["second"], ledger.get_nodes)
                 body = {"first": q["first"], "second": q["second"], "path": [h.hex() for h in path]}
             elif url.path == "/ledger/v1/leaves":
-                body = {"start": q["start"], "end": q["end"], "leaves": [
-                    {"seq": s, "leaf_hash": hash_leaf(ledger.leaves[s]).hex()} for s in range(q["start"], q["end"])
-                ]}
+                body = {
+                    "start": q["start"],
+                    "end": q["end"],
+                    "leaves": [
+                        {"seq": s, "leaf_hash": hash_leaf(ledger.leaves[s]).hex()} for s in range(q["start"], q["end"])
+                    ],
+                }
             else:
                 self.send_error(404)
                 return
@@ -246,7 +256,7 @@ def test_live_node_inclusion_and_growth(node: tuple[str, Ledger, dict[str, bool]
 
 
 def test_live_node_that_forked_history_is_caught(node: tuple[str, Ledger, dict[str, bool]]) -> None:
-    url, ledger, _ = node
+    url, _, _ = node
     fork = Ledger(20)
     fork.append(L.sequenced(Ledger.make(99), 20))  # a different leaf 20: a split view
     head = sign_head(KEY, "TEST", 21, fork.frontier.root(), 1)

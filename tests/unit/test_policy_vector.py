@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_policy_decide import BASE, items, profiles, times
+from tests.unit.test_policy_decide import BASE, items, profiles, times
 
 from tearline.canonical import to_micros
 from tearline.model.markings import Label, MarkedItem, Portion, Tlp
@@ -30,7 +30,7 @@ def rows_strategy(min_size: int = 0) -> st.SearchStrategy[list[Row]]:
 
 
 def build(rows: list[Row], builder: ColumnsBuilder | None = None, first_seq: int = 100) -> LabelColumns:
-    b = builder or ColumnsBuilder(capacity=1)
+    b = builder if builder is not None else ColumnsBuilder(capacity=1)
     for i, (item, added, _) in enumerate(rows):
         b.append(first_seq + i, item, to_micros(added))
     return b.build()

@@ -159,8 +159,9 @@ def test_concurrent_scans_share_one_term_set(terms: TermSet) -> None:
 
 
 # -- properties -------------------------------------------------------------------------------------
-HOMOGLYPHS = {"a": "аα", "e": "еε", "i": "іι", "o": "оο", "p": "р", "c": "с", "x": "х", "y": "у",
-              "s": "ѕ", "n": "п", "b": "Ь", "l": "ӏ", "t": "τ"}
+# Cyrillic and Greek look-alikes that Unicode TS #39 folds to the Latin letter
+HOMOGLYPHS = {"a": "аα", "e": "е", "i": "іι", "o": "оο", "p": "р", "c": "с", "x": "х", "y": "у",
+              "s": "ѕ", "n": "η", "r": "г"}
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202c"]
 SPACES = [" ", "\u00a0", "\u3000", "\u2028", "\u2029", "\t", "\n", "  ", "\u2007"]
 ACCENTS = ["\u0301", "\u0300", "\u0308", "\u0327", "\u030c"]
@@ -199,21 +200,32 @@ def disguise(draw: st.DrawFn, term: str) -> str:
 
 
 def json_values(leaf: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
-    return st.recursive(leaf | st.integers() | st.booleans() | st.none(),
+    return st.recursive(leaf | st.integers(-(2**53), 2**53) | st.booleans() | st.none(),
                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
                         max_leaves=8)
 
 
 def dump(obj: Any, escape: str) -> bytes:
-    """Serialise as UTF-8, all-ASCII with ``\\u`` escapes, or with every letter ``\\u``-escaped."""
+    """Serialise as UTF-8, all-ASCII with ``\\u`` escapes, or with every letter ``\\u``-escaped too."""
     if escape == "utf8":
         return orjson.dumps(obj)
-    text = json.dumps(obj, ensure_ascii=True)
-    if escape == "letters":
-        text = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: re.sub(r"(?<!\\)([A-Za-z])(?![0-9a-fA-F]{0,3}\")",
-                                                             lambda c: f"\\u{ord(c.group(1)):04x}", m.group(0)),
-                      text)
-    return text.encode("ascii")
+    if escape == "ascii":
+        return json.dumps(obj, ensure_ascii=True).encode("ascii")
+
+    def text(value: str) -> str:
+        return '"' + "".join(f"\\u{ord(c):04x}" if c.isascii() and c.isalpha()
+                             else json.dumps(c, ensure_ascii=True)[1:-1] for c in value) + '"'
+
+    def enc(value: Any) -> str:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{text(k)}:{enc(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ",".join(enc(v) for v in value) + "]"
+        return json.dumps(value)
+
+    return enc(obj).encode("ascii")
 
 
 def plant(obj: Any, text: str, choice: int) -> tuple[Any, str]:
@@ -229,7 +241,7 @@ def plant(obj: Any, text: str, choice: int) -> tuple[Any, str]:
     return text, ""
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(term=terms_st, data=st.data())
 def test_a_planted_term_is_always_found(term: str, data: st.DataObject) -> None:
     ts = TermSet.build([("t", term)])
@@ -264,7 +276,7 @@ def oracle(term: str, obj: Any) -> set[str]:
     return found
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(term=terms_st, data=st.data())
 def test_hits_are_exactly_the_whole_word_occurrences(term: str, data: st.DataObject) -> None:
     """Strings made of the term's own letters, near misses (prefix, suffix, one letter off) and the
@@ -284,4 +296,4 @@ def test_hits_are_exactly_the_whole_word_occurrences(term: str, data: st.DataObj
 def test_property_generators_are_not_vacuous() -> None:
     """The differential test above sees both outcomes: the oracle finds the term in some objects only."""
     assert oracle("rose", {"a": "a rose, red"}) == {"$.a"}
-    assert oracle("rose", {"a": "roses rosé"}) == set()
+    assert oracle("rose", {"a": "roses prose rosette"}) == set()

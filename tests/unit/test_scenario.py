@@ -113,6 +113,8 @@ def test_every_object_has_the_stix_common_and_required_properties(scenario: Scen
                             r"[0-9a-f]{12}", obj["id"])
         assert REQUIRED[obj["type"]] <= obj.keys()
         assert parse_timestamp(obj["created"]) <= parse_timestamp(obj["modified"]) <= item.added
+        if obj["type"] == "report":
+            assert obj["published"] == obj["created"]
         assert not {"object_marking_refs", "granular_markings"} & obj.keys()
 
 
@@ -143,13 +145,16 @@ def test_versions_share_id_and_type_and_move_forward(scenario: Scenario) -> None
 
 def test_references_point_back_to_objects_already_added(scenario: Scenario) -> None:
     first_added: dict[str, datetime] = {}
+    created: dict[str, str] = {}
     for item in scenario.items:
         obj = item.obj
         refs = obj.get("object_refs", []) + [obj[k] for k in ("source_ref", "target_ref") if k in obj]
         for ref in refs:
             assert ref in first_added, ref
             assert first_added[ref] <= item.added
+            assert created[ref] <= obj["created"]
         first_added.setdefault(obj["id"], item.added)
+        created.setdefault(obj["id"], obj["created"])
     reports = [i.obj for i in scenario.items if i.obj["type"] == "report"]
     assert all(r["object_refs"] and len(set(r["object_refs"])) == len(r["object_refs"]) for r in reports)
 

@@ -57,7 +57,7 @@ app.add_typer(collection_cmd.app, name="collection")
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the app and maps tearline errors to exit codes."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # click returns the code of a typer.Exit here
     except TearlineError as exc:
         sys.exit(report_error(exc))
     except typer.Exit as exc:
@@ -73,4 +73,4 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(EXIT_INVALID)
         raise
-    sys.exit(0)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -263,7 +263,7 @@ def _month(at: datetime) -> str:
 
 
 def _day(at: datetime) -> str:
-    return f"{at.day} {at.strftime('%B %Y')}"
+    return f"{at.day} {_month(at)}"
 
 
 def _and(words: list[str]) -> str:
@@ -280,9 +280,8 @@ class Writer:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        ips = [f"{net}.{h}" for net in ("192.0.2", "198.51.100", "203.0.113") for h in range(1, 255)]
-        rng.shuffle(ips)
-        self.ips = ips
+        self.ips = [f"{net}.{h}" for net in ("192.0.2", "198.51.100", "203.0.113") for h in range(1, 255)]
+        rng.shuffle(self.ips)  # documentation ranges (RFC 5737), each address used once while they last
         self.domains: set[str] = set()
         self.waves: dict[str, int] = {}
 

@@ -182,8 +182,7 @@ def _load(node: Node, scenario: Scenario) -> IngestSummary:
     times: list[datetime] = []
     for item in scenario.items:
         label = parse_label(item.label)
-        batch.append(Prepared(obj=item.obj, item=node.intake.label_object(item.obj, {}, label)
-                              if False else _with_sources(item.obj, MarkedItem(label))))
+        batch.append(Prepared(obj=item.obj, item=_with_sources(item.obj, MarkedItem(label))))
         times.append(item.added)
         if len(batch) >= 1000:
             node.intake.store(batch, collection_id=shared.id, added=times, summary=summary)

@@ -178,6 +178,7 @@ class _Builder:
         self.times = self._times(base)
         self.entries: list[_Entry] = []
         self.labs: dict[str, Lab] = {}
+        self.made: dict[str, datetime] = {}  # creation time by id
         self.write = cat.Writer(self.rng)
         self.pending: tuple[datetime, datetime] | None = None
         self.techniques: list[str] = []
@@ -196,10 +197,9 @@ class _Builder:
         for _ in range(n):
             day = int(SPAN.days * rng.random() ** 0.85)  # volume grows a little towards today
             sec = rng.randint(6 * 3600, 20 * 3600) if rng.random() < 0.8 else rng.randint(0, 86_399)
-            out.append(min(start + timedelta(days=day, seconds=sec), latest - timedelta(seconds=rng.randint(0, 600))))
+            out.append(min(start + timedelta(days=day, seconds=sec), latest))  # mostly working hours
         return sorted(out)
 
-    # -- primitives ---------------------------------------------------------------------------
     @property
     def left(self) -> int:
         return self.base - len(self.entries)
@@ -217,7 +217,13 @@ class _Builder:
     def add(self, stype: str, lab: Lab, fields: dict[str, Any]) -> str:
         created = self.created()
         assert self.pending is not None
+        refs = [*fields.get("object_refs", ()), *(fields[k] for k in ("source_ref", "target_ref") if k in fields)]
+        if refs:  # made no earlier than what it refers to (all of which were added before it)
+            created = max(created, *(self.made[r] for r in refs))
+            if "published" in fields:
+                fields["published"] = stamp(created)
         sid = self.new_id(stype)
+        self.made[sid] = created
         obj = {"type": stype, "spec_version": "2.1", "id": sid, "created": stamp(created),
                "modified": stamp(created), **fields}
         self.entries.append(_Entry(obj, lab, self.pending[0]))
@@ -233,14 +239,10 @@ class _Builder:
         _, rel, noforn = rng.choices(options, [o[0] for o in options])[0]
         return Lab(c, t, rel, noforn, rng.random() < _ORCON[c], frozenset(topics))
 
-    def relate(self, src: str, rtype: str, tgt: str, description: str | None = None) -> str:
+    def relate(self, src: str, rtype: str, tgt: str) -> str:
         lab = self.draw("relationship", set()).join(self.labs[src], self.labs[tgt])
-        fields: dict[str, Any] = {"relationship_type": rtype, "source_ref": src, "target_ref": tgt}
-        if description:
-            fields["description"] = description
-        return self.add("relationship", lab, fields)
+        return self.add("relationship", lab, {"relationship_type": rtype, "source_ref": src, "target_ref": tgt})
 
-    # -- the fixed cast -----------------------------------------------------------------------
     def core(self) -> None:
         w = self.write
         for tid, name, tactic in cat.TECHNIQUES:
@@ -291,7 +293,6 @@ class _Builder:
             for n in dict.fromkeys(chosen):
                 self.relate(self.malware[name], "uses", self.techniques[index[n]])
 
-    # -- activity over time -------------------------------------------------------------------
     def activity(self) -> None:
         rng = self.rng
         while self.left > 0:
@@ -399,7 +400,6 @@ class _Builder:
         fits = [s.cover for s in cat.SOURCES if topics & set(s.focus)] or [s.cover for s in cat.SOURCES]
         return self.rng.sample(fits, 2 if len(fits) > 1 and self.rng.random() < 0.2 else 1)
 
-    # -- later versions -----------------------------------------------------------------------
     def versions(self, wanted: int) -> list[_Entry]:
         """``wanted`` later versions of about a tenth of the objects (one or two each)."""
         rng = self.rng

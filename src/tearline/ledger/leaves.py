@@ -134,7 +134,7 @@ def _orjson_safe(value: Any) -> bool:
     if kind is int:
         return bool(-_SAFE_INT <= value <= _SAFE_INT)
     if kind is list:
-        return all(_orjson_safe(v) for v in value)
+        return all(type(v) is str or _orjson_safe(v) for v in value)
     if kind is dict:
         for k, v in value.items():
             if type(k) is not str or not k.isascii():

@@ -133,18 +133,8 @@ def checkpoint_body(origin: str, size: int, root: bytes, timestamp_us: int) -> b
         raise VerificationError(f"origin `{origin}` is not 1-128 printable ascii characters without spaces")
     if size < 0 or timestamp_us < 0 or len(root) != 32:
         raise VerificationError("a tree head needs a size >= 0, a timestamp >= 0 and a 32-byte root")
-    return (
-        b"\n".join(
-            [
-                CHECKPOINT_TAG,
-                origin.encode(),
-                str(size).encode(),
-                root.hex().encode(),
-                str(timestamp_us).encode(),
-            ]
-        )
-        + b"\n"
-    )
+    lines = [CHECKPOINT_TAG, origin.encode(), b"%d" % size, root.hex().encode(), b"%d" % timestamp_us]
+    return b"\n".join(lines) + b"\n"
 
 
 @dataclass(frozen=True)

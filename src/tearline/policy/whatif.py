@@ -153,10 +153,7 @@ def whatif(
         )
     before, _ = compute(cols, current, at_us, approved)
     after, _ = compute(cols, proposed, at_us, approved)
-    if since_us is None:
-        rows = np.arange(len(cols), dtype=np.intp)
-    else:
-        rows = np.flatnonzero(cols.added_us >= since_us)
+    rows = np.arange(len(cols), dtype=np.intp) if since_us is None else np.flatnonzero(cols.added_us >= since_us)
     b, a = before[rows], after[rows]
     changed = b != a
     ch = rows[changed]

@@ -382,22 +382,22 @@ def _phone_ok(buf: bytes, first: int, end: int, prefixes: frozenset[bytes]) -> b
             return False
     if word_at(buf, end, backwards=False):
         return False
-    prefix = bytearray()
+    # read back over the prefix run: digits, separators and "+"
     i, run = first - 1, 0
-    while True:
-        at_edge = i < 0 or not 48 <= buf[i] <= 57
-        if at_edge and bytes(reversed(prefix)) in prefixes and not word_at(buf, i, backwards=True):
-            return True
-        if i < 0 or len(prefix) > 7:
-            return False
-        byte = buf[i]
-        if 48 <= byte <= 57:
-            prefix.append(byte)
-            run = 0
-        elif byte in _PHONE_SEPARATORS or byte == 43:
-            run += 1
-            if run > 2:
-                return False
-        else:
-            return False
+    while i >= 0 and first - i <= 12 and (48 <= buf[i] <= 57 or buf[i] in _PHONE_SEPARATORS or buf[i] == 43):
+        run = run + 1 if not 48 <= buf[i] <= 57 else 0
+        if run > 2:
+            break
         i -= 1
+    back = buf[i + 1:first]
+    if word_at(buf, i, backwards=True) and (not back or back[:1].isdigit()):
+        return False  # glued to a word: "x2079460958"
+    if b"+" in back:  # an explicit international prefix must be this number's country code
+        return bytes(c for c in back[back.rindex(b"+"):] if 48 <= c <= 57) in prefixes
+    digits = b""
+    for j in range(len(back) - 1, -1, -1):  # the longest allowed suffix that starts a digit group
+        if 48 <= back[j] <= 57:
+            digits = back[j:j + 1] + digits
+            if (j == 0 or not 48 <= back[j - 1] <= 57) and digits in prefixes:
+                return True
+    return b"" in prefixes and (not back or not 48 <= back[-1] <= 57)

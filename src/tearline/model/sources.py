@@ -1,0 +1,163 @@
+"""Sources in the vault: the Admiralty grade, what may be shown of a source, and its true identity.
+
+A :class:`SourceSummary` carries nothing secret (the cover name is public by design); a
+:class:`SourceIdentity` is the decrypted secret part and exists only in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tearline.errors import InvalidInput
+
+__all__ = [
+    "COVER",
+    "FIELD_KINDS",
+    "TERM_KINDS",
+    "Grade",
+    "SourceIdentity",
+    "SourceSummary",
+    "check_compartment",
+    "check_cover",
+]
+
+COVER = re.compile(r"[A-Z][A-Z0-9_-]{1,31}")
+_COMPARTMENT = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
+
+# The kinds of sealed field (``vault_fields.field``); every kind but ``note`` is a protected term.
+FIELD_KINDS = ("name", "alias", "phone", "email", "address", "note", "term")
+TERM_KINDS = ("name", "alias", "phone", "email", "address", "term")
+
+_RELIABILITY = "ABCDEF"
+_RELIABILITY_TEXT = {
+    "A": "completely reliable",
+    "B": "usually reliable",
+    "C": "fairly reliable",
+    "D": "not usually reliable",
+    "E": "unreliable",
+    "F": "reliability cannot be judged",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Grade:
+    """An Admiralty (NATO) grade: source reliability A–F and information credibility 1–6."""
+
+    reliability: str = "F"
+    credibility: int = 6
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.reliability, str) and len(self.reliability) == 1 and self.reliability in _RELIABILITY):
+            raise InvalidInput(f"bad reliability `{self.reliability}` (A to F)")
+        cred = self.credibility
+        if isinstance(cred, bool) or not isinstance(cred, int) or not 1 <= cred <= 6:
+            raise InvalidInput(f"bad credibility `{self.credibility}` (1 to 6)")
+
+    @classmethod
+    def parse(cls, text: str) -> Grade:
+        """``B2``, ``b2`` or ``B 2``; anything else is ``InvalidInput`` naming the text."""
+        t = "".join(text.split()).upper()
+        if len(t) != 2 or t[0] not in _RELIABILITY or t[1] not in "123456":
+            raise InvalidInput(f"bad grade `{text}` (reliability A-F then credibility 1-6, e.g. `B2`)")
+        return cls(t[0], int(t[1]))
+
+    def __str__(self) -> str:
+        return f"{self.reliability}{self.credibility}"
+
+    @property
+    def description(self) -> str:
+        return _RELIABILITY_TEXT[self.reliability]
+
+
+def check_cover(text: str) -> str:
+    """The canonical (upper-case) cover name, or ``InvalidInput`` naming the text."""
+    c = text.strip().upper()
+    if not COVER.fullmatch(c):
+        raise InvalidInput(
+            f"bad cover name `{text}` (2-32 letters, digits, `_` or `-`, starting with a letter)"
+        )
+    return c
+
+
+def check_compartment(text: str) -> str:
+    c = text.strip().upper()
+    if not _COMPARTMENT.fullmatch(c):
+        raise InvalidInput(f"bad compartment `{text}` (1-32 letters, digits, `_` or `-`)")
+    return c
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What may be shown about a source inside the node without a recorded reveal."""
+
+    id: str
+    cover: str
+    grade: Grade
+    compartments: frozenset[str] = frozenset()
+    term_count: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "cover": self.cover,
+            "grade": str(self.grade),
+            "compartments": sorted(self.compartments),
+            "term_count": self.term_count,
+        }
+
+
+@dataclass(frozen=True)
+class SourceIdentity:
+    """The secret part of a source: who it is and how to reach it. Never stored in the clear."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()  # extra protected terms (code names, places)
+
+    def fields(self) -> list[tuple[str, str]]:
+        """(kind, value) of every value, in a defined order (the order they are stored in)."""
+        out = [("name", self.name)]
+        for kind, values in (
+            ("alias", self.aliases),
+            ("phone", self.phones),
+            ("email", self.emails),
+            ("address", self.addresses),
+            ("note", self.notes),
+            ("term", self.terms),
+        ):
+            out.extend((kind, v) for v in values)
+        return out
+
+    @classmethod
+    def from_fields(cls, pairs: list[tuple[str, str]]) -> SourceIdentity:
+        by: dict[str, list[str]] = {k: [] for k in FIELD_KINDS}
+        for kind, value in pairs:
+            if kind not in by:
+                raise InvalidInput(f"unknown vault field kind `{kind}`")
+            by[kind].append(value)
+        names = by["name"]
+        return cls(
+            name=names[0] if names else "",
+            aliases=tuple(names[1:] + by["alias"]),
+            phones=tuple(by["phone"]),
+            emails=tuple(by["email"]),
+            addresses=tuple(by["address"]),
+            notes=tuple(by["note"]),
+            terms=tuple(by["term"]),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "phones": list(self.phones),
+            "emails": list(self.emails),
+            "addresses": list(self.addresses),
+            "notes": list(self.notes),
+            "terms": list(self.terms),
+        }

@@ -1,0 +1,1 @@
+"""The TAXII 2.1 edge: routes, media types, cursors, auth and error resources."""

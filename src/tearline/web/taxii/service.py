@@ -1,0 +1,209 @@
+"""The TAXII edge's state and its write use cases: collections as a partner sees them, Add Objects,
+Delete An Object, Get Status.
+
+Collections (``kind`` in the ``collections`` table): ``shared`` and ``custom`` are readable by every
+partner and writable by none; an ``inbox`` exists only for its ``owner`` (read and write); for any
+other partner it and everything in it answers exactly like a collection id that does not exist.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from tearline.bootstrap import Node
+from tearline.canonical import dumps, format_timestamp, to_micros
+from tearline.crypto.keys import load_cursor_key
+from tearline.model.markings import MarkedItem, Portion
+from tearline.services.intake import IngestSummary, Prepared, version_of
+from tearline.stix.reader import RawObject, Unit
+from tearline.store import nodes, pages
+from tearline.store import partners as partners_store
+from tearline.store import status as status_store
+from tearline.store.nodes import CollectionRow
+from tearline.web.taxii.auth import Authenticator, FailureLimiter
+from tearline.web.taxii.cursor import CursorCodec
+from tearline.web.taxii.errors import TaxiiError, not_found
+from tearline.web.taxii.filters import VersionFilter
+from tearline.web.taxii.serving import PartnerReader, ReleaseCache
+
+MAX_OBJECTS = 10_000
+
+
+@dataclass(frozen=True)
+class Config:
+    """Explicit values the TAXII edge is built from (see :func:`tearline.web.app.create_app`)."""
+
+    api_root: str = "/api/"
+    page_limit: int = 1000
+    max_body_bytes: int = 10 * 1024 * 1024
+    cache_bytes: int = 96 * 1024 * 1024
+    auth_burst: int = 20
+    auth_refill_s: float = 1.0
+    refresh_s: float = 2.0
+
+
+class Taxii:
+    """What every TAXII request shares: the node, the release cache, the cursor codec, auth."""
+
+    def __init__(self, node: Node, config: Config) -> None:
+        self.node = node
+        self.config = config
+        self.cache = ReleaseCache(config.cache_bytes)
+        self.cursors = CursorCodec(load_cursor_key(node.keys_dir))
+        self.auth = Authenticator(
+            self._token_hashes,
+            limiter=FailureLimiter(config.auth_burst, config.auth_refill_s),
+            refresh_s=config.refresh_s,
+        )
+        self._collections: list[CollectionRow] = []
+        self._collections_at = -1e9
+        self._lock = threading.Lock()
+        with node.db.write() as conn:  # until the table has its migration
+            status_store.ensure_table(conn)
+
+    def _token_hashes(self) -> dict[str, str]:
+        with self.node.db.read() as conn:
+            return partners_store.token_hashes(conn)
+
+    def reader(self, partner: str, at: datetime | None = None) -> PartnerReader:
+        return PartnerReader(self.node, self.cache, partner, at or self.node.clock.now())
+
+    # -- collections ------------------------------------------------------------------------
+    def _all_collections(self) -> list[CollectionRow]:
+        with self._lock:
+            if time.monotonic() - self._collections_at > self.config.refresh_s:
+                with self.node.db.read() as conn:
+                    self._collections = nodes.list_collections(conn)
+                self._collections_at = time.monotonic()
+            return self._collections
+
+    @staticmethod
+    def readable(row: CollectionRow, partner: str) -> bool:
+        return row.kind in ("shared", "custom") or (row.kind == "inbox" and row.owner == partner)
+
+    @staticmethod
+    def writable(row: CollectionRow, partner: str) -> bool:
+        return row.kind == "inbox" and row.owner == partner
+
+    def collections(self, partner: str) -> list[CollectionRow]:
+        return [c for c in self._all_collections() if self.readable(c, partner)]
+
+    def collection(self, partner: str, key: str) -> CollectionRow:
+        """By id or alias; another partner's inbox is exactly as absent as an unknown id."""
+        for c in self.collections(partner):
+            if key in (c.id, c.alias):
+                return c
+        raise not_found()
+
+    def collection_resource(self, row: CollectionRow, partner: str) -> dict[str, Any]:
+        from tearline.web.taxii.media import STIX_21
+
+        return {
+            "id": row.id,
+            "title": row.title,
+            "description": row.description,
+            "alias": row.alias,
+            "can_read": True,
+            "can_write": self.writable(row, partner),
+            "media_types": [STIX_21],
+        }
+
+    # -- Add Objects (§5.5) -----------------------------------------------------------------
+    def add_objects(self, partner: str, row: CollectionRow, body: bytes) -> bytes:
+        if not self.writable(row, partner):
+            raise TaxiiError(403, "this collection cannot be written to", code="read_only")
+        objs = _envelope_objects(body)
+        now = self.node.clock.now()
+        default = replace(self.node.info.default_label, originator=partner)
+        definitions = {
+            o["id"]: o for o in objs
+            if isinstance(o, dict) and o.get("type") == "marking-definition" and isinstance(o.get("id"), str)
+        }
+        prepared: list[Prepared] = []
+        failures: list[dict[str, str]] = []
+        for index, obj in enumerate(objs):
+            ref = _ref(obj)
+            if not isinstance(obj, dict):
+                failures.append({**ref, "message": "not a JSON object"})
+                continue
+            unit = Unit(source="envelope", kind="envelope", objects=[RawObject(index, obj)], definitions=definitions)
+            good, problems = self.node.intake.prepare_unit(unit, default=default)
+            if problems or not good:
+                failures.append({**ref, "message": (problems or ["refused"])[0]})
+                continue
+            prepared.append(_as_originator(good[0], partner))
+        if prepared:
+            self.node.intake.store(
+                prepared, collection_id=row.id, added=now, summary=IngestSummary(), posted_by=partner
+            )
+        successes = [{"id": p.obj["id"], "version": version_of(p.obj)} for p in prepared]
+        status = {
+            "id": str(uuid.uuid4()),
+            "status": "complete",
+            "request_timestamp": format_timestamp(now),
+            "total_count": len(objs),
+            "success_count": len(successes),
+            "successes": successes,
+            "failure_count": len(failures),
+            "failures": failures,
+            "pending_count": 0,
+            "pendings": [],
+        }
+        data = dumps(status)
+        with self.node.db.write() as conn:
+            status_store.add(conn, status["id"], partner, to_micros(now), data)
+        return data
+
+    def status(self, partner: str, status_id: str) -> bytes:
+        with self.node.db.read() as conn:
+            data = status_store.get(conn, status_id, partner)
+        if data is None:
+            raise not_found()
+        return data
+
+    # -- Delete An Object (§5.7) ------------------------------------------------------------
+    def delete_object(self, partner: str, row: CollectionRow, stix_id: str, vf: VersionFilter,
+                      spec_versions: tuple[str, ...]) -> int:
+        if not self.writable(row, partner):
+            raise TaxiiError(403, "objects can only be deleted from your own inbox", code="read_only")
+        reader = self.reader(partner)
+        with self.node.db.read() as conn:
+            versions = reader.of_id(conn, row.id, stix_id, spec_versions)
+        chosen = reader.choose(versions, vf)
+        if not chosen:
+            raise not_found()
+        with self.node.db.write() as conn:
+            return pages.delete_versions(conn, row.id, sorted(chosen))
+
+
+def _ref(obj: Any) -> dict[str, str]:
+    if not isinstance(obj, dict):
+        return {"id": "", "version": ""}
+    return {"id": str(obj.get("id", ""))[:200], "version": str(version_of(obj))[:40]}
+
+
+def _envelope_objects(body: bytes) -> list[Any]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise TaxiiError(400, "the body is not valid JSON", code="bad_json") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("objects"), list):
+        raise TaxiiError(400, "the body is not a TAXII envelope (an object with `objects`)", code="bad_envelope")
+    objs: list[Any] = doc["objects"]
+    if len(objs) > MAX_OBJECTS:
+        raise TaxiiError(413, f"an envelope may hold at most {MAX_OBJECTS} objects", code="too_many_objects")
+    return objs
+
+
+def _as_originator(p: Prepared, partner: str) -> Prepared:
+    """Whatever its markings claim, what a partner posts is that partner's own."""
+    label = replace(p.item.label, originator=partner)
+    portions = tuple(Portion(pt.selector, replace(pt.label, originator=partner)) for pt in p.item.portions)
+    return Prepared(obj=p.obj, item=MarkedItem(label=label, portions=portions))

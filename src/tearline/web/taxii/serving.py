@@ -1,0 +1,216 @@
+"""What one partner may see of a collection, a page at a time: view, pipeline, cache.
+
+Every object, manifest record and version a partner is shown has passed two tests: its
+materialised decision (:meth:`PartnerView.released`, a verdict byte per ``seq`` plus the embargo
+date bound) and the release pipeline (:meth:`ReleasePipeline.release`), whose bytes are the only
+bytes served. The view is the cheap first filter; the pipeline has the last word (it withholds, for
+example, a tearline version it cannot make yet), so listings and counts use its verdict too.
+
+Running the pipeline per request would re-render every object on every page, so its outcomes are
+kept in a bounded in-process LRU keyed by ``(partner, seq)`` and stamped with the partner's
+``(profile version, decision generation)``: a new profile version, an approval change or new
+versions bump the generation and so invalidate every entry of that partner. Only final outcomes
+are kept (released bytes, or a withhold); a HOLD (embargo, pending approval) is asked again next
+time. An entry made for a listing (no delivery) is not a delivery: the first time those bytes go
+out in an objects response the pipeline runs again with its record stage on.
+
+``match[version]=first|last`` choose among the versions *this partner may see*: the newest
+released version is "last" even when a newer one exists but is withheld, so a partner cannot learn
+that a newer withheld version exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from tearline.bootstrap import Node
+from tearline.model.releases import Verdict
+from tearline.store import pages
+from tearline.store.pages import LightRow, Match, Position
+from tearline.web.taxii.filters import VersionFilter
+
+Stamp = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Entry:
+    stamp: Stamp
+    body: bytes | None  # None: withheld
+    delivered: bool  # made with the record stage on
+
+
+class ReleaseCache:
+    """Pipeline outcomes per (partner, seq), bounded by the bytes they hold."""
+
+    def __init__(self, max_bytes: int = 96 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, int], Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, partner: str, seq: int, stamp: Stamp) -> Entry | None:
+        with self._lock:
+            entry = self._items.get((partner, seq))
+            if entry is None or entry.stamp != stamp:
+                return None
+            self._items.move_to_end((partner, seq))
+            return entry
+
+    def put(self, partner: str, seq: int, entry: Entry) -> None:
+        size = len(entry.body or b"") + 64
+        with self._lock:
+            old = self._items.pop((partner, seq), None)
+            if old is not None:
+                self._bytes -= len(old.body or b"") + 64
+            self._items[(partner, seq)] = entry
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._items:
+                _, gone = self._items.popitem(last=False)
+                self._bytes -= len(gone.body or b"") + 64
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+
+class _NoView:
+    """A partner without a profile in force yet: sees nothing."""
+
+    generation = -1
+
+    def released(self, seq: int, date_added_us: int) -> bool:
+        return False
+
+
+@dataclass
+class Item:
+    row: LightRow
+    body: bytes | None = None
+
+
+class PartnerReader:
+    """One request's reading of the node as one partner sees it, at one instant."""
+
+    def __init__(self, node: Node, cache: ReleaseCache, partner: str, at: datetime) -> None:
+        self.node = node
+        self.cache = cache
+        self.partner = partner
+        self.at = at
+        try:
+            view = node.decisions.view(partner, at=at)
+            self.view: object = view
+            self.stamp: Stamp = (view.profile.version, view.generation)
+            self._released = view.released
+        except LookupError:
+            self.view = _NoView()
+            self.stamp = (-1, -1)
+            self._released = _NoView().released
+
+    # -- the two tests ------------------------------------------------------------------------
+    def outcomes(self, conn: Connection, rows: Sequence[LightRow], *, deliver: bool) -> dict[int, bytes | None]:
+        """seq -> released bytes (None: withheld) for rows the view releases; pipeline on misses."""
+        result: dict[int, bytes | None] = {}
+        need: list[int] = []
+        for r in rows:
+            if not self._released(r.seq, r.date_added_us):
+                result[r.seq] = None
+                continue
+            entry = self.cache.get(self.partner, r.seq, self.stamp)
+            if entry is None or (deliver and entry.body is not None and not entry.delivered):
+                need.append(r.seq)
+            else:
+                result[r.seq] = entry.body
+        if need:
+            full = pages.full_rows(conn, need)
+            for out in self.node.release.release(self.partner, full, channel="taxii", at=self.at, record=deliver):
+                result[out.seq] = out.body
+                if out.body is not None or out.verdict is Verdict.WITHHOLD:
+                    self.cache.put(self.partner, out.seq, Entry(self.stamp, out.body, deliver))
+            for seq in need:
+                result.setdefault(seq, None)
+        return result
+
+    def visible(self, conn: Connection, rows: Sequence[LightRow]) -> list[LightRow]:
+        outs = self.outcomes(conn, rows, deliver=False)
+        return [r for r in rows if outs.get(r.seq) is not None]
+
+    # -- choosing versions --------------------------------------------------------------------
+    @staticmethod
+    def choose(versions: Sequence[LightRow], vf: VersionFilter) -> set[int]:
+        """seqs chosen by ``match[version]`` among one id's visible versions."""
+        if not versions:
+            return set()
+        if vf.all:
+            return {v.seq for v in versions}
+        ordered = sorted(versions, key=lambda v: (v.version_us, v.seq))
+        chosen: set[int] = set()
+        if vf.first:
+            chosen.add(ordered[0].seq)
+        if vf.last:
+            chosen.add(ordered[-1].seq)
+        if vf.at_us:
+            wanted = set(vf.at_us)
+            chosen.update(v.seq for v in ordered if v.version_us in wanted)
+        return chosen
+
+    def _chosen(self, conn: Connection, collection_id: str, cand: list[LightRow], match: Match,
+                vf: VersionFilter) -> list[LightRow]:
+        if not cand:
+            return []
+        if not vf.grouped:
+            return self.visible(conn, cand)
+        group = pages.versions_of_ids(conn, collection_id, sorted({r.stix_id for r in cand}), match.spec_versions)
+        by_id: dict[str, list[LightRow]] = {}
+        for g in self.visible(conn, group):
+            by_id.setdefault(g.stix_id, []).append(g)
+        chosen: set[int] = set()
+        for versions in by_id.values():
+            chosen |= self.choose(versions, vf)
+        return [r for r in cand if r.seq in chosen]
+
+    # -- pages ----------------------------------------------------------------------------------
+    def page(self, conn: Connection, collection_id: str, match: Match, vf: VersionFilter, *,
+             after: Position | None, limit: int) -> tuple[list[LightRow], bool]:
+        """Up to ``limit`` chosen, visible rows after ``after``; and whether more follow."""
+        found: list[LightRow] = []
+        chunk = min(max(2 * limit, 200), 2000)
+        pos = after
+        while len(found) <= limit:
+            rows = pages.scan(conn, collection_id, match, after=pos, chunk=chunk)
+            if not rows:
+                break
+            pos = rows[-1].position
+            cand = [r for r in rows if self._released(r.seq, r.date_added_us)]
+            found.extend(self._chosen(conn, collection_id, cand, match, vf))
+            if len(rows) < chunk:
+                break
+        return found[:limit], len(found) > limit
+
+    def of_id(
+        self, conn: Connection, collection_id: str, stix_id: str, spec_versions: tuple[str, ...]
+    ) -> list[LightRow]:
+        """Every version of one id the partner may see, in (date_added, seq) order."""
+        rows = pages.versions_of_ids(conn, collection_id, [stix_id], spec_versions)
+        cand = [r for r in rows if self._released(r.seq, r.date_added_us)]
+        return sorted(self.visible(conn, cand), key=lambda r: r.position)
+
+    def deliver(self, conn: Connection, rows: Sequence[LightRow]) -> list[Item]:
+        """The bytes to send for rows already chosen (recorded by the pipeline on first delivery)."""
+        outs = self.outcomes(conn, rows, deliver=True)
+        return [Item(r, outs[r.seq]) for r in rows if outs.get(r.seq) is not None]
+
+
+def window(rows: Sequence[LightRow], match: Match, after: Position | None, limit: int) -> tuple[list[LightRow], bool]:
+    """Keyset page over an in-memory list already in (date_added, seq) order."""
+    picked = [
+        r for r in rows
+        if (match.added_after_us is None or r.date_added_us > match.added_after_us)
+        and (after is None or r.position > after)
+    ]
+    return picked[:limit], len(picked) > limit

@@ -1,0 +1,204 @@
+"""Materialised decisions, effective-dated profiles, approvals, what-if and the pipeline, on SQLite
+and PostgreSQL, over the synthetic scenario."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tearline.canonical import from_micros, loads
+from tearline.demo.scenario import build_scenario
+from tearline.model.labeltext import parse_label
+from tearline.model.markings import MarkedItem
+from tearline.model.partners import profile_in_force
+from tearline.model.releases import Reason, Verdict
+from tearline.policy.decide import decide
+from tearline.services.decisions import item_from_row
+from tearline.services.intake import IngestSummary, Prepared, cited_sources
+from tearline.services.trust import ProfileChange
+from tearline.store import nodes
+from tearline.store import objects as objects_store
+from tests.conftest import T0
+
+
+@pytest.fixture
+def loaded(node):  # type: ignore[no-untyped-def]
+    scenario = build_scenario(seed=11, now=T0, size=600)
+    for p in scenario.partners:
+        node.trust.add_partner(
+            p.code, p.name,
+            ProfileChange(clearance=p.clearance, tlp_ceiling=p.tlp_ceiling, exclude_topics=p.excluded_topics,
+                          embargo=timedelta(days=p.embargo_days), sanitised_only=p.sanitised_only),
+            effective_from=T0 - timedelta(days=800), approved_by="test", reason="setup",
+        )
+    with node.db.read() as conn:
+        shared = nodes.find_collection(conn, "shared")
+    prepared, times = [], []
+    for item in scenario.items:
+        label = parse_label(item.label)
+        cited = cited_sources(item.obj)
+        if cited:
+            from dataclasses import replace
+
+            label = replace(label, source_refs=frozenset(cited))
+        prepared.append(Prepared(obj=item.obj, item=MarkedItem(label)))
+        times.append(item.added)
+    node.intake.store(prepared, collection_id=shared.id, added=times, summary=IngestSummary())
+    return node, scenario
+
+
+def _rows(node):  # type: ignore[no-untyped-def]
+    with node.db.read() as conn:
+        return objects_store.rows_by_seq(conn, list(range(1, objects_store.max_seq(conn) + 1)))
+
+
+def _scalar(node, code, rows, at):  # type: ignore[no-untyped-def]
+    pv = profile_in_force(node.trust.history(code), at)
+    with node.db.read() as conn:
+        from tearline.store.approvals import approved_ids
+
+        approved = approved_ids(conn, code)
+    return {
+        r.seq: decide(item_from_row(r), pv.profile, at, added=from_micros(r.date_added_us),
+                      approved=r.stix_id in approved)
+        for r in rows
+    }
+
+
+def test_materialised_decisions_equal_scalar_decide(loaded):  # type: ignore[no-untyped-def]
+    node, scenario = loaded
+    rows = _rows(node)
+    at = node.clock.now()
+    for p in scenario.partners:
+        view = node.decisions.view(p.code)
+        expected = _scalar(node, p.code, rows, at)
+        for r in rows:
+            assert view.released(r.seq, r.date_added_us) == expected[r.seq].released, (p.code, r.seq)
+
+
+def test_profile_effective_later_applies_without_restart(loaded):  # type: ignore[no-untyped-def]
+    node, scenario = loaded
+    code, topic = scenario.scale_back
+    rows = _rows(node)
+    topical = [r for r in rows if topic in r.topics.split(",")]
+    assert topical
+    before = node.decisions.released_seqs(code)
+    assert any(r.seq in before for r in topical)
+    node.trust.change(code, ProfileChange(exclude_topics=(topic,)), reason="later", approved_by="t",
+                      effective_from=node.clock.now() + timedelta(days=1))
+    assert node.decisions.released_seqs(code) == before  # not yet in force
+    node.clock.advance(timedelta(days=2))
+    after = node.decisions.released_seqs(code)  # same process, no restart
+    assert not any(r.seq in after for r in topical)
+    assert after < before
+
+
+def test_embargo_boundary(loaded):  # type: ignore[no-untyped-def]
+    node, scenario = loaded
+    code = "CAN"
+    node.trust.change(code, ProfileChange(embargo=timedelta(days=3)), reason="embargo", approved_by="t")
+    newest = max(_rows(node), key=lambda r: r.date_added_us)
+    added = from_micros(newest.date_added_us)
+    released_now = node.decisions.view(code, at=added + timedelta(days=3) - timedelta(microseconds=1))
+    released_at = node.decisions.view(code, at=added + timedelta(days=3))
+    scalar = _scalar(node, code, [newest], added + timedelta(days=3))[newest.seq]
+    assert not released_now.released(newest.seq, newest.date_added_us)
+    assert released_at.released(newest.seq, newest.date_added_us) == scalar.released
+
+
+def test_orcon_approval_and_revocation(loaded):  # type: ignore[no-untyped-def]
+    node, _ = loaded
+    rows = _rows(node)
+    at = node.clock.now()
+    code = "USA"
+    scalar = _scalar(node, code, rows, at)
+    held = [r for r in rows if scalar[r.seq].reasons == (Reason.ORCON_APPROVAL_REQUIRED,)]
+    assert held, "the scenario has ORCON items USA may otherwise see"
+    target = held[0]
+    out = node.release.release(code, [target], channel="preview", record=False)[0]
+    assert out.verdict is Verdict.HOLD and out.body is None
+    approval = node.approvals.approve(target.stix_id, code, by="Head of Liaison", reason="operational need")
+    assert target.seq in node.decisions.released_seqs(code)
+    out = node.release.release(code, [target], channel="preview", record=False)[0]
+    assert out.body is not None and Reason.APPROVED in out.reasons
+    assert loads(out.body)["id"] == target.stix_id
+    node.approvals.revoke(approval.id, by="Head of Liaison", reason="no longer needed")
+    assert target.seq not in node.decisions.released_seqs(code)
+    assert node.release.release(code, [target], channel="preview", record=False)[0].body is None
+
+
+def test_scale_back_matches_whatif_object_by_object(loaded):  # type: ignore[no-untyped-def]
+    node, scenario = loaded
+    code, topic = scenario.scale_back
+    change = ProfileChange(exclude_topics=(topic,))
+    before = node.decisions.view(code)
+    report = node.insight.whatif(code, change)
+    assert report.changed_seq
+    node.trust.change(code, change, reason="scale back", approved_by="t", narrowing_only=True)
+    after = node.decisions.view(code)
+    changed = {s for s in range(len(after.verdicts)) if before.verdict(s) != after.verdict(s)}
+    assert changed == set(report.changed_seq)
+    assert report.after["WITHHOLD"] - report.before["WITHHOLD"] == len(report.changed_seq)
+
+
+@pytest.mark.parametrize("stage", ["decide", "tearline", "canary", "gate", "record"])
+def test_any_exception_in_any_stage_withholds(loaded, stage):  # type: ignore[no-untyped-def]
+    node, _ = loaded
+    rows = _rows(node)
+    released = [r for r in rows if r.seq in node.decisions.released_seqs("USA")][:20]
+    assert released
+    ok = node.release.release("USA", released, channel="preview", record=False)
+    assert any(o.body is not None for o in ok)
+
+    def boom(ctx, cands):  # type: ignore[no-untyped-def]
+        raise RuntimeError("injected")
+
+    node.release.stages[stage] = boom
+    outcomes = node.release.release("USA", released, channel="export")
+    assert all(o.body is None and o.verdict is Verdict.WITHHOLD for o in outcomes)
+    assert all(f"{Reason.PIPELINE_ERROR}:{stage}" in o.reasons for o in outcomes)
+
+
+def test_gate_error_withholds_and_alerts(loaded):  # type: ignore[no-untyped-def]
+    node, _ = loaded
+    rows = [r for r in _rows(node) if r.seq in node.decisions.released_seqs("USA")][:5]
+
+    def broken_gate(body: bytes) -> list[object]:
+        raise ValueError("scanner failed")
+
+    node.release.gate = broken_gate
+    outcomes = node.release.release("USA", rows, channel="export")
+    assert all(o.body is None and Reason.GATE_HIT in o.reasons for o in outcomes)
+    with node.db.read() as conn:
+        from tearline.store.releases import alerts
+
+        assert len(alerts(conn)) == len(rows)
+
+
+def test_record_stage_counts_repeat_deliveries(loaded):  # type: ignore[no-untyped-def]
+    node, _ = loaded
+    rows = [r for r in _rows(node) if r.seq in node.decisions.released_seqs("USA")][:3]
+    first = node.release.release("USA", rows, channel="export")
+    second = node.release.release("USA", rows, channel="export")
+    assert [o.release_id for o in first] == [o.release_id for o in second]
+    with node.db.read() as conn:
+        from sqlalchemy import select
+
+        from tearline.store.schema import releases
+
+        got = conn.execute(select(releases.c.deliveries, releases.c.sha256)).all()
+    assert len(got) == 3 and all(d == 2 for d, _ in got)
+    import hashlib
+
+    assert {h for _, h in got} == {hashlib.sha256(o.body).hexdigest() for o in first}
+
+
+def test_source_citing_objects_are_withheld_until_a_tearline_version_exists(loaded):  # type: ignore[no-untyped-def]
+    node, _ = loaded
+    citing = [r for r in _rows(node) if r.source_refs]
+    assert citing
+    for code in ("USA", "JPN"):
+        for o in node.release.release(code, citing, channel="preview", record=False):
+            assert o.body is None
+            assert b"{{source:" not in (o.body or b"")
