@@ -1,7 +1,12 @@
 """check_object and deep_check throughput on the ATT&CK bundles (first pass, caches cleared)."""
-import glob, sys, time
+import glob
+import sys
+import time
+
 import orjson
+
 from tearline.stix import validate as v
+
 objs = []
 for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     objs += orjson.loads(open(f, "rb").read())["objects"]

@@ -9,6 +9,7 @@ from tearline.clock import Clock, SystemClock
 from tearline.services.approvals import Approvals
 from tearline.services.decisions import Decisions
 from tearline.services.intake import Intake
+from tearline.services.ledger import Ledger
 from tearline.services.node import NodeInfo, init_node, read_node
 from tearline.services.release import ReleasePipeline
 from tearline.services.trust import Trust
@@ -27,17 +28,19 @@ class Node:
     info: NodeInfo
     intake: Intake = field(init=False)
     trust: Trust = field(init=False)
+    ledger: Ledger = field(init=False)
     decisions: Decisions = field(init=False)
     approvals: Approvals = field(init=False)
     release: ReleasePipeline = field(init=False)
     insight: Insight = field(init=False)
 
     def __post_init__(self) -> None:
+        self.ledger = Ledger(self.db, self.clock, self.info.code, keys_dir(self.settings))
         self.decisions = Decisions(self.db, self.clock)
-        self.trust = Trust(self.db, self.clock, on_profile=self.decisions.on_profile)
+        self.trust = Trust(self.db, self.clock, on_profile=self.decisions.on_profile, ledger=self.ledger)
         self.intake = Intake(self.db, self.clock, on_stored=self.decisions.on_stored)
-        self.approvals = Approvals(self.db, self.clock, self.decisions)
-        self.release = ReleasePipeline(self.db, self.clock, self.info)
+        self.approvals = Approvals(self.db, self.clock, self.decisions, self.ledger)
+        self.release = ReleasePipeline(self.db, self.clock, self.info, self.ledger)
         self.insight = Insight(self.db, self.clock, self.trust, self.decisions, self.release)
 
     @property

@@ -54,7 +54,8 @@ def format_timestamp(at: datetime) -> str:
     """STIX/TAXII timestamp with microseconds: ``2024-01-02T03:04:05.678901Z``."""
     if at.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    u = at.astimezone(UTC)
+    return f"{u.year:04d}-{u.strftime('%m-%dT%H:%M:%S.%f')}Z"
 
 
 def to_micros(at: datetime) -> int:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from tests.helpers import cli
 
 from tearline.errors import EXIT_INVALID
 from tearline.store.schema import metadata
-from tests.helpers import cli
 
 GOOD = {
     "type": "indicator",

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import orjson
-
 from tests.helpers import cli_proc
 
 N = 40_000

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.helpers import cli
 
 from tearline.errors import EXIT_INVALID
 from tearline.services.trust import hash_token
-from tests.helpers import cli
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tests.conftest import T0
 
 from tearline.canonical import from_micros, loads
 from tearline.demo.scenario import build_scenario
@@ -19,7 +20,6 @@ from tearline.services.intake import IngestSummary, Prepared, cited_sources
 from tearline.services.trust import ProfileChange
 from tearline.store import nodes
 from tearline.store import objects as objects_store
-from tests.conftest import T0
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tearline.sanitize.normalize import (
+    _TABLE,
     collapse_spaces,
     normalise,
     normalise_ascii,
@@ -75,15 +79,26 @@ def test_digits_stay_digits() -> None:
     assert normalise("０２０") == "020"
 
 
-def test_ascii_fast_path_agrees_with_general_path_on_every_ascii_character() -> None:
+def reference(text: str) -> str:
+    """The normal form by its definition: the per-character table over the whole text, no fast paths."""
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
+    return re.sub(" {2,}", " ", folded.translate(_TABLE))
+
+
+def test_ascii_fast_path_agrees_with_the_definition_on_every_ascii_character() -> None:
     for b in range(128):
         ch = chr(b)
-        assert normalise_ascii(ch.encode()).decode() == normalise_unicode(ch), repr(ch)
+        assert normalise_ascii(ch.encode()).decode() == reference(ch), repr(ch)
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
 def test_ascii_fast_path_agrees_on_strings(text: str) -> None:
-    assert normalise_ascii(text.encode()).decode() == normalise_unicode(text)
+    assert normalise_ascii(text.encode()).decode() == reference(text)
+
+
+@given(st.text(max_size=60))
+def test_mixed_text_agrees_with_the_definition(text: str) -> None:
+    assert normalise(text) == reference(text)
 
 
 @given(st.text(max_size=40))
@@ -92,9 +107,9 @@ def test_normalise_is_idempotent(text: str) -> None:
     assert normalise(once) == once
 
 
-def test_separator_is_kept_only_when_asked() -> None:
-    assert normalise_unicode("a\x00é", keep_nul=True) == "a\x00e"
-    assert normalise_unicode("a\x00é") == "a e"
+def test_quotes_become_fences_only_when_asked() -> None:
+    assert normalise_unicode('"Aé"\x00', quote_as_nul=True) == b"\x00ae\x00 "
+    assert normalise_unicode('"Aé"\x00') == b"''ae'' "
 
 
 def test_collapse_spaces() -> None:

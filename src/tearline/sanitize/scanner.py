@@ -3,13 +3,14 @@
 Both sides go through :func:`tearline.sanitize.normalize.normalise`; the whole document is scanned
 once, and a hit is mapped back to the JSON path of the string (or key) it lies in.
 
-* **Fast path** (ASCII bytes with no ``\\u`` escape, the usual STIX object): the raw JSON bytes are
-  normalised in place with one ``bytes.translate`` (double quotes become U+0000, so every string is
-  fenced by separators that no term contains) and scanned as they are; a hit between quotes *k* and
-  *k+1* lies in string *k*. JSON escapes (``\\n``, ``\\"``, ``\\\\``) are decoded by replacement first.
-* **General path** (non-ASCII or ``\\u`` escapes): every key and string value is decoded, joined with
-  U+0000 and normalised as one string. Decoding keeps duplicate keys: a value the receiver may read
-  is scanned even when a later duplicate would hide it from a dict.
+* **Raw path** (no ``\\u`` escape, the usual STIX object): the JSON bytes are normalised as they are
+  (one ``bytes.translate`` when ASCII) with double quotes turned into U+0000, so every string is
+  fenced by characters no term contains; a hit between fences *2k+1* and *2k+2* lies in string *k*,
+  a hit outside fences (numbers, ``true``, structure) is dropped. The short escapes (``\\n``, ``\\"``,
+  ``\\\\``) are decoded by replacement first.
+* **Decoded path** (``\\u`` escapes): every key and string value is decoded and fenced with quotes,
+  then the same. Decoding keeps duplicate keys: a value the receiver may read is scanned even when
+  a later duplicate would hide it from a dict (the raw path sees every byte anyway).
 
 Whole-word: a match counts only if the characters outside its ends are not letters or digits (where
 the term's own end is a letter or digit of a spaced script). Phone terms are matched on a digit-only
@@ -144,8 +145,7 @@ class TermSet:
         """Scan one piece of text; hits carry the field ``$``."""
         if not isinstance(text, str):
             raise GateError("text to scan must be a string")
-        buf = (normalise_ascii(text.encode("ascii")) if text.isascii()
-               else normalise_unicode(text).encode("utf-8"))
+        buf = normalise_unicode(text)
         ids = sorted({self._c.term_ids[t] for t, _ in self._matches(buf)})
         return [Hit(term_id=i, field="$") for i in ids]
 
@@ -168,8 +168,7 @@ class TermSet:
             raise GateError("the gate failed while scanning") from exc
 
     def _scan_document(self, data: bytes) -> list[Hit]:
-        fast = data.isascii() and b"\\u" not in data
-        if fast:
+        if b"\\u" not in data:  # the raw bytes are the text: decode the short escapes in place
             raw = data
             if b"\\" in raw:
                 raw = raw.replace(b"\\\\", b"\x01")
@@ -177,29 +176,39 @@ class TermSet:
                     if src in raw:
                         raw = raw.replace(src, dst)
                 raw = raw.replace(b"\x01", b"\\")
-            buf = normalise_ascii(raw, quote_as_nul=True)
-        else:
-            strings = [s.replace("\x00", " ") for s, _ in _strings(_pairs_load(data))]
-            buf = normalise_unicode("\x00".join(strings), keep_nul=True).encode("utf-8")
+            if raw.isascii():
+                buf = normalise_ascii(raw, quote_as_nul=True)
+            else:
+                buf = normalise_unicode(raw.decode("utf-8"), quote_as_nul=True)
+        else:  # decode every string and fence each with quotes, as raw JSON would be
+            fenced = '""'.join(s.replace('"', "''") for s, _ in _strings(_pairs_load(data)))
+            buf = normalise_unicode(f'"{fenced}"', quote_as_nul=True)
         matched = self._matches(buf)
         if not matched:
             return []
         found: set[tuple[int, int]] = set()
-        for term, offset in matched:
-            nuls = buf.count(b"\x00", 0, offset)
-            if fast:
-                if nuls % 2 == 0:
-                    continue  # between strings: a number, true/false/null or structure
-                found.add((nuls // 2, term))
-            else:
-                found.add((nuls, term))
-        return self._hits(data, found)
+        fences, at = 0, 0
+        for offset, term in sorted((offset, term) for term, offset in matched):
+            fences, at = fences + buf.count(b"\x00", at, offset), offset
+            if fences % 2:  # inside string number fences // 2; else a number, literal or structure
+                found.add((fences // 2, term))
+        return self._hits(data, found) if found else []
 
     def _matches(self, buf: bytes) -> list[tuple[int, int]]:
         """(term index, start offset) of every whole-word match of any pattern in ``buf``."""
         out: list[tuple[int, int]] = []
         packed = self._words.find(buf)
-        if packed:  # whole-word check, vectorised over all raw matches
+        if 0 < len(packed) < 48:
+            for item in packed:
+                pat = self._c.words[item & 0xFFFFFFFF]
+                end = item >> 32
+                start = end - len(pat.text)
+                if pat.left and word_at(buf, start - 1, backwards=True):
+                    continue
+                if pat.right and word_at(buf, end, backwards=False):
+                    continue
+                out.append((pat.term, start))
+        elif packed:  # whole-word check, vectorised over all raw matches
             arr = np.array(packed, dtype=np.int64)
             pids, ends = arr & 0xFFFFFFFF, arr >> 32
             starts = ends - self._wlen[pids]

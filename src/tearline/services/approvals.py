@@ -6,6 +6,7 @@ from tearline.canonical import to_micros
 from tearline.clock import Clock
 from tearline.errors import InvalidInput, NotFound
 from tearline.services.decisions import Decisions
+from tearline.services.ledger import Ledger
 from tearline.store import approvals as store
 from tearline.store import objects as objects_store
 from tearline.store import partners as partners_store
@@ -13,10 +14,11 @@ from tearline.store.engine import Database
 
 
 class Approvals:
-    def __init__(self, db: Database, clock: Clock, decisions: Decisions) -> None:
+    def __init__(self, db: Database, clock: Clock, decisions: Decisions, ledger: Ledger) -> None:
         self.db = db
         self.clock = clock
         self.decisions = decisions
+        self.ledger = ledger
 
     def approve(self, stix_id: str, partner: str, *, by: str, reason: str) -> store.ApprovalRow:
         """Approve the release of every version of an object to a partner; turns HOLD into release."""
@@ -28,7 +30,10 @@ class Approvals:
                 raise NotFound(f"no partner `{partner}`")
             if not objects_store.versions_of(conn, stix_id):
                 raise NotFound(f"no object `{stix_id}`")
-            aid = store.add(conn, stix_id, partner, by.strip(), reason.strip(), to_micros(self.clock.now()))
+            now = self.clock.now()
+            aid = store.add(conn, stix_id, partner, by.strip(), reason.strip(), to_micros(now))
+            self.ledger.approval(conn, time=now, partner=partner, object_id=stix_id, by=by.strip(),
+                                 reason=reason.strip())
             self.decisions.recompute(conn, partner)
             row = store.get(conn, aid)
         assert row is not None
@@ -43,8 +48,11 @@ class Approvals:
                 raise NotFound(f"no approval {approval_id}")
             if not row.active:
                 raise InvalidInput(f"approval {approval_id} is already revoked")
-            row = store.revoke(conn, approval_id, by.strip(), reason.strip(), to_micros(self.clock.now()))
+            now = self.clock.now()
+            row = store.revoke(conn, approval_id, by.strip(), reason.strip(), to_micros(now))
             assert row is not None
+            self.ledger.approval(conn, time=now, partner=row.partner, object_id=row.stix_id, by=by.strip(),
+                                 reason=reason.strip(), revoked=True)
             self.decisions.recompute(conn, row.partner)
         return row
 

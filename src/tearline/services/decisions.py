@@ -30,6 +30,7 @@ from tearline.model.partners import ProfileVersion, TrustProfile, profile_in_for
 from tearline.model.releases import Verdict
 from tearline.policy.columns import ColumnsBuilder, LabelColumns
 from tearline.policy.vector import compute
+from tearline.services.intake import StoredVersion
 from tearline.store import approvals as approvals_store
 from tearline.store import decisions as store
 from tearline.store import objects as objects_store
@@ -153,17 +154,17 @@ class Decisions:
         for p in partners_store.list_partners(conn):
             self.recompute(conn, p.code, at=at)
 
-    def on_stored(self, conn: Connection, seqs: Sequence[int]) -> None:
+    def on_stored(self, conn: Connection, stored: Sequence[StoredVersion]) -> None:
         """Ingest hook (inside the ingest transaction): decide the new versions for every partner."""
-        if not seqs:
+        if not stored:
             return
-        rows = objects_store.rows_by_seq(conn, list(seqs))
         builder = ColumnsBuilder()
         ids: list[str] = []
-        for row in rows:
-            builder.append(int(row.seq), item_from_row(row), int(row.date_added_us))  # type: ignore[attr-defined]
-            ids.append(row.stix_id)  # type: ignore[attr-defined]
+        for s in stored:
+            builder.append(s.seq, s.item, s.added_us)
+            ids.append(s.stix_id)
         cols = builder.build()
+        seqs = [s.seq for s in stored]
         at = self.clock.now()
         first = min(seqs)
         for partner in partners_store.list_partners(conn):

@@ -7,6 +7,7 @@ reported and the rest stored). Re-ingesting a stored version is a no-op (counted
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from tearline.clock import Clock
 from tearline.errors import InvalidInput, NotFound, StixError
 from tearline.model.labeltext import format_label
 from tearline.model.markings import Label, MarkedItem
-from tearline.stix.markings import item_from_stix, is_marking_definition
+from tearline.stix.markings import is_marking_definition, item_from_stix
 from tearline.stix.reader import Unit, read_units
 from tearline.stix.validate import check_object, describe
 from tearline.store import nodes
@@ -52,10 +53,31 @@ class IngestSummary:
 class Prepared:
     obj: dict[str, Any]
     item: MarkedItem
+    body: bytes = b""  # the canonical bytes (made from obj when empty)
 
 
-def cited_sources(obj: Any) -> set[str]:
-    """Cover names cited by ``{{source:COVER}}`` tokens anywhere in the object's strings."""
+@dataclass(frozen=True)
+class StoredVersion:
+    """A version just written: what the decision hook needs without reading it back."""
+
+    seq: int
+    stix_id: str
+    item: MarkedItem
+    added_us: int
+
+
+@functools.lru_cache(maxsize=4096)
+def label_text(label: Label) -> str:
+    return format_label(label)
+
+
+def cited_sources(obj: Any, body: bytes | None = None) -> set[str]:
+    """Cover names cited by ``{{source:COVER}}`` tokens anywhere in the object's strings.
+
+    ``body``, the object's JSON bytes when at hand, lets objects without a token skip the walk.
+    """
+    if body is not None and b"{{source:" not in body:
+        return set()
     found: set[str] = set()
     for text in _strings(obj):
         if "{{source:" in text:
@@ -90,12 +112,12 @@ class Intake:
         db: Database,
         clock: Clock,
         *,
-        on_stored: Callable[[Any, Sequence[int]], None] | None = None,
+        on_stored: Callable[[Any, Sequence[StoredVersion]], None] | None = None,
         object_checks: Sequence[ObjectCheck] = (),
     ) -> None:
         self.db = db
         self.clock = clock
-        self.on_stored = on_stored  # called inside the transaction with the new seqs
+        self.on_stored = on_stored  # called inside the transaction with the new versions
         self.object_checks = list(object_checks)
 
     # -- files ----------------------------------------------------------------------------
@@ -141,9 +163,11 @@ class Intake:
 
                 issues = deep_check(obj)
             item: MarkedItem | None = None
+            body = b""
             if not issues:
                 try:
-                    item = self.label_object(obj, definitions, default)
+                    body = dumps(obj)
+                    item = self.label_object(obj, definitions, default, body=body)
                 except StixError as exc:
                     issues = [exc.message]
             if not issues and item is not None:
@@ -152,14 +176,21 @@ class Intake:
             if issues or item is None:
                 problems.append(describe(unit.source, raw.index, obj, issues))
                 continue
-            good.append(Prepared(obj=obj, item=item))
+            good.append(Prepared(obj=obj, item=item, body=body))
         return good, problems
 
-    def label_object(self, obj: dict[str, Any], definitions: dict[str, dict[str, Any]], default: Label) -> MarkedItem:
+    def label_object(
+        self,
+        obj: dict[str, Any],
+        definitions: dict[str, dict[str, Any]],
+        default: Label,
+        *,
+        body: bytes | None = None,
+    ) -> MarkedItem:
         if is_marking_definition(obj):
             return MarkedItem(label=Label(originator=default.originator))
         item = item_from_stix(obj, definitions, default=default)
-        cited = cited_sources(obj)
+        cited = cited_sources(obj, body)
         if cited:
             label = replace(item.label, source_refs=item.label.source_refs | frozenset(cited))
             item = replace(item, label=label)
@@ -188,15 +219,20 @@ class Intake:
             self.to_row(p, collection_id, to_micros(t), posted_by) for p, t in zip(prepared, times, strict=True)
         ]
         # the same version twice in one unit counts once
-        unique: dict[tuple[str, int], objects_store.NewVersion] = {}
-        for r in rows:
-            unique.setdefault((r.stix_id, r.version_us), r)
+        unique: dict[tuple[str, int], tuple[objects_store.NewVersion, MarkedItem]] = {}
+        for r, p in zip(rows, prepared, strict=True):
+            unique.setdefault((r.stix_id, r.version_us), (r, p.item))
         with self.db.write() as conn:
             existing = objects_store.existing_versions(conn, collection_id, list(unique))
-            fresh = [r for k, r in unique.items() if k not in existing]
-            seqs = objects_store.insert_versions(conn, fresh)
-            if self.on_stored is not None and seqs:
-                self.on_stored(conn, seqs)
+            fresh = [r for k, (r, _) in unique.items() if k not in existing]
+            inserted = objects_store.insert_versions(conn, fresh)
+            stored = [
+                StoredVersion(seq, sid, unique[(sid, vus)][1], unique[(sid, vus)][0].date_added_us)
+                for seq, sid, vus in inserted
+            ]
+            if self.on_stored is not None and stored:
+                self.on_stored(conn, stored)
+        seqs = [s.seq for s in stored]
         summary.new += len(seqs)
         summary.duplicate += len(rows) - len(seqs)
         summary.new_seqs.extend(seqs)
@@ -206,7 +242,7 @@ class Intake:
         self, p: Prepared, collection_id: str, added_us: int, posted_by: str | None
     ) -> objects_store.NewVersion:
         obj, label = p.obj, p.item.label
-        body = dumps(obj)
+        body = p.body or dumps(obj)
         version = version_of(obj)
         portions = (
             dumps([[pt.selector, format_label(pt.label)] for pt in p.item.portions]).decode()
@@ -223,7 +259,7 @@ class Intake:
             date_added_us=added_us,
             body=body,
             sha256=hashlib.sha256(body).hexdigest(),
-            label=format_label(label),
+            label=label_text(label),
             classification=label.classification,
             tlp=int(label.tlp),
             noforn=label.noforn,

@@ -30,6 +30,7 @@ from tearline.model.partners import ProfileVersion, profile_in_force
 from tearline.model.releases import Decision, Reason, Verdict
 from tearline.policy.decide import decide
 from tearline.services.decisions import item_from_row
+from tearline.services.ledger import Ledger
 from tearline.services.node import NodeInfo
 from tearline.stix.markings import item_to_stix
 from tearline.store import approvals as approvals_store
@@ -57,6 +58,7 @@ class Candidate:
     body: bytes | None = None
     stopped_at: str | None = None
     release_id: int | None = None
+    ledger_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Outcome:
     body: bytes | None  # the exact bytes released; None when not released
     definitions: tuple[dict[str, Any], ...] = ()
     release_id: int | None = None
+    ledger_seq: int | None = None  # the ledger entry that recorded this release
 
     @property
     def released(self) -> bool:
@@ -93,10 +96,13 @@ Gate = Callable[[bytes], list[Any]]  # returns hits (objects with a `field`); ra
 
 
 class ReleasePipeline:
-    def __init__(self, db: Database, clock: Clock, node: NodeInfo, *, gate: Gate | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, node: NodeInfo, ledger: Ledger, *, gate: Gate | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.node = node
+        self.ledger = ledger
         self.gate = gate
         self.stages: dict[str, Stage] = {
             "decide": self._decide,
@@ -207,6 +213,9 @@ class ReleasePipeline:
                         conn, at_us=at_us, partner=ctx.partner, stix_id=c.stix_id, version=c.version,
                         field=f, channel=ctx.channel,
                     )
+                    self.ledger.alert(
+                        conn, time=ctx.at, partner=ctx.partner, object_id=c.stix_id, version=c.version, field=f
+                    )
 
     def _record(self, ctx: Context, cands: list[Candidate]) -> None:
         if not ctx.record:
@@ -225,7 +234,15 @@ class ReleasePipeline:
                     channel=ctx.channel,
                     at_us=at_us,
                 )
-                c.release_id, _first = releases_store.record(conn, event)
+                c.release_id, first = releases_store.record(conn, event)
+                if first:
+                    c.ledger_seq = self.ledger.release(
+                        conn, time=ctx.at, partner=ctx.partner, object_id=c.stix_id, version=c.version,
+                        sha256=event.sha256, verdict=event.verdict, reasons=c.decision.reasons,
+                    )
+                    releases_store.set_ledger_seq(conn, c.release_id, c.ledger_seq)
+                else:
+                    c.ledger_seq = releases_store.ledger_seq_of(conn, c.release_id)
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
@@ -248,4 +265,5 @@ class ReleasePipeline:
             body=c.body if released else None,
             definitions=tuple(c.definitions) if released else (),
             release_id=c.release_id,
+            ledger_seq=c.ledger_seq,
         )

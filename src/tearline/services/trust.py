@@ -20,6 +20,7 @@ from tearline.model.partners import (
     check_code,
     profile_in_force,
 )
+from tearline.services.ledger import Ledger
 from tearline.store import nodes
 from tearline.store import partners as store
 from tearline.store.engine import Database
@@ -83,9 +84,12 @@ ProfileHook = Callable[[Connection, str], None]
 
 
 class Trust:
-    def __init__(self, db: Database, clock: Clock, *, on_profile: ProfileHook | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, on_profile: ProfileHook | None = None, ledger: Ledger | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.ledger = ledger
         self.on_profile = on_profile  # called in the transaction after a new profile version
 
     def add_partner(
@@ -241,6 +245,10 @@ class Trust:
             approved_by=approved_by,
         )
         store.add_profile_version(conn, pv)
+        if self.ledger is not None:
+            self.ledger.profile(
+                conn, time=pv.created_at, partner=code, version=pv.version, reason=reason, approved_by=approved_by
+            )
         if self.on_profile is not None:
             self.on_profile(conn, code)
         return pv

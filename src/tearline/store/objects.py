@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tearline.store.schema import objects
 
@@ -74,20 +73,41 @@ def existing_versions(
     return found
 
 
-def insert_versions(conn: Connection, rows: Iterable[NewVersion]) -> list[int]:
+_INSERT_COLUMNS = tuple(c.name for c in objects.columns if c.name != "seq")
+_SQLITE_INSERT = (
+    f"INSERT OR IGNORE INTO objects ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
+)
+
+
+def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[int, str, int]]:
     """Insert versions; an already stored (collection, id, version) is left as it is.
 
-    Returns the seqs of the rows actually inserted, ascending.
+    Returns (seq, stix_id, version_us) of the rows actually inserted, in seq order. On SQLite the
+    caller holds the write lock (``BEGIN IMMEDIATE``), so the new rows are exactly those past the
+    previous maximum seq; the plain driver ``executemany`` is several times faster than a
+    statement with RETURNING per batch. PostgreSQL uses ``INSERT ... ON CONFLICT DO NOTHING
+    RETURNING``, which is safe with concurrent writers.
     """
-    values = [r.__dict__ for r in rows]
-    if not values:
+    if not rows:
         return []
-    ins = pg_insert(objects) if conn.dialect.name == "postgresql" else sqlite_insert(objects)
-    stmt = ins.on_conflict_do_nothing(
-        index_elements=["collection_id", "stix_id", "version_us"]
-    ).returning(objects.c.seq)
-    result = conn.execute(stmt, values)
-    return sorted(int(s) for s in result.scalars())
+    if conn.dialect.name == "sqlite":
+        before = max_seq(conn)
+        params = [tuple(getattr(r, c) for c in _INSERT_COLUMNS) for r in rows]
+        conn.exec_driver_sql(_SQLITE_INSERT, params)  # type: ignore[arg-type]
+        got = conn.execute(
+            select(objects.c.seq, objects.c.stix_id, objects.c.version_us)
+            .where(objects.c.seq > before)
+            .order_by(objects.c.seq)
+        )
+        return [(int(a), str(b), int(c)) for a, b, c in got]
+    stmt = (
+        pg_insert(objects)
+        .on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"])
+        .returning(objects.c.seq, objects.c.stix_id, objects.c.version_us)
+    )
+    got = conn.execute(stmt, [r.__dict__ for r in rows])
+    return sorted((int(a), str(b), int(c)) for a, b, c in got)
 
 
 def label_rows(conn: Connection, after_seq: int = 0) -> Iterator[object]:

@@ -59,6 +59,11 @@ def set_ledger_seq(conn: Connection, release_id: int, seq: int) -> None:
     conn.execute(releases.update().where(releases.c.id == release_id).values(ledger_seq=seq))
 
 
+def ledger_seq_of(conn: Connection, release_id: int) -> int | None:
+    v = conn.execute(select(releases.c.ledger_seq).where(releases.c.id == release_id)).scalar()
+    return None if v is None else int(v)
+
+
 def for_object(conn: Connection, stix_id: str) -> list[object]:
     return list(conn.execute(select(releases).where(releases.c.stix_id == stix_id).order_by(releases.c.id)))
 

@@ -182,7 +182,8 @@ gate_alerts = Table(
 ledger_leaves = Table(
     "ledger_leaves",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # 0-based leaf index
+    # 0-based leaf index; on SQLite the rowid itself (no second index to maintain per append)
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("kind", String(24), nullable=False),
     Column("partner", String(16), nullable=True),
     Column("at_us", BigInteger, nullable=False),
@@ -197,6 +198,7 @@ ledger_nodes = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 ledger_heads = Table(

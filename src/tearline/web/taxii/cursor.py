@@ -1,8 +1,11 @@
 """The stateless ``next`` cursor (TAXII 2.1 §3.4): an opaque, signed page position.
 
-A cursor is ``base64url(payload) "." base64url(tag)`` where the payload is the compact JSON array
-``[1, partner, scope, filter_digest, date_added_us, seq]`` and the tag is the first 16 bytes of
-HMAC-SHA256 over the payload under the node's cursor key. ``scope`` names the endpoint and
+A cursor is ``base64url(sealed) "." base64url(tag)``. The payload is the compact JSON array
+``[1, partner, scope, filter_digest, date_added_us, seq]``; ``sealed`` is a random 12-byte nonce
+and the payload encrypted with AES-256-GCM, and the tag is the first 16 bytes of HMAC-SHA256 over
+``sealed``; both keys are derived from the node's cursor key. The payload is encrypted, not just
+signed, because a ``seq`` is a node-wide counter: gaps between the numbers a partner saw would tell
+it how many versions it is not shown. ``scope`` names the endpoint and
 collection (and object id for a version list); ``filter_digest`` is a hash of the request's
 filters. Nothing is kept in server memory, so a cursor works on any worker process and after a
 restart; a cursor that is tampered with, made under another key, or replayed by another partner,
@@ -14,8 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tearline.store.pages import Position
 
@@ -45,28 +51,32 @@ class CursorCodec:
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
             raise ValueError("cursor key too short")
-        self._key = key
+        self._mac = hmac.new(key, b"tearline cursor mac v1", hashlib.sha256).digest()
+        self._aead = AESGCM(hmac.new(key, b"tearline cursor enc v1", hashlib.sha256).digest())
 
-    def _tag(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+    def _tag(self, sealed: bytes) -> bytes:
+        return hmac.new(self._mac, sealed, hashlib.sha256).digest()[:_TAG_BYTES]
 
     def encode(self, partner: str, scope: str, filters: str, position: Position) -> str:
         payload = orjson.dumps([VERSION, partner, scope, filters, int(position[0]), int(position[1])])
-        return f"{_b64(payload)}.{_b64(self._tag(payload))}"
+        nonce = os.urandom(12)
+        sealed = nonce + self._aead.encrypt(nonce, payload, b"cursor")
+        return f"{_b64(sealed)}.{_b64(self._tag(sealed))}"
 
     def decode(self, token: str, partner: str, scope: str, filters: str) -> Position:
         if not token or len(token) > MAX_LENGTH or token.count(".") != 1:
             raise BadCursor("malformed")
         body, tag = token.split(".")
         try:
-            payload, given = _unb64(body), _unb64(tag)
+            sealed, given = _unb64(body), _unb64(tag)
         except (ValueError, TypeError):
             raise BadCursor("malformed") from None
-        if not hmac.compare_digest(self._tag(payload), given):
+        if len(sealed) < 29 or not hmac.compare_digest(self._tag(sealed), given):
             raise BadCursor("bad signature")
         try:
+            payload = self._aead.decrypt(sealed[:12], sealed[12:], b"cursor")
             version, who, where, what, added, seq = orjson.loads(payload)
-        except (orjson.JSONDecodeError, ValueError, TypeError):
+        except (InvalidTag, orjson.JSONDecodeError, ValueError, TypeError):
             raise BadCursor("malformed") from None
         if version != VERSION or who != partner or where != scope or what != filters:
             raise BadCursor("foreign")

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-29
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -76,7 +75,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('size', name=op.f('pk_ledger_heads'))
     )
     op.create_table('ledger_leaves',
-    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('kind', sa.String(length=24), nullable=False),
     sa.Column('partner', sa.String(length=16), nullable=True),
     sa.Column('at_us', sa.BigInteger(), nullable=False),
@@ -91,7 +90,8 @@ def upgrade() -> None:
     sa.Column('level', sa.SmallInteger(), autoincrement=False, nullable=False),
     sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('hash', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_ledger_nodes'))
+    sa.PrimaryKeyConstraint('level', 'idx', name=op.f('pk_ledger_nodes')),
+    sqlite_with_rowid=False
     )
     op.create_table('node_meta',
     sa.Column('key', sa.String(length=64), nullable=False),

@@ -1,0 +1,50 @@
+"""`tearline serve`: the TAXII 2.1 server.
+
+Served by uvicorn (h11, asyncio). granian was measured against it with ``bench/taxii.py`` on the
+ATT&CK data; see ``docs/taxii.md`` for the figures and why uvicorn is used. Every worker process
+builds its own app from the environment through the import-string factory
+``tearline.web.app:from_env`` (uvicorn's ``factory=True``), so ``--workers N`` shares nothing but the
+database and the keys: cursors are stateless and each worker keeps its own release cache.
+uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, then the node closes).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from tearline.cli.common import node_of, out, state
+
+FACTORY = "tearline.web.app:from_env"
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """Serve this node over TAXII 2.1 (each partner sees only what its profile releases)."""
+    import uvicorn
+
+    settings = state(ctx).settings
+    with node_of(ctx) as node:  # refuse to start on a folder without a node, before binding
+        code = node.info.code
+    os.environ["TEARLINE_DATA"] = str(settings.data.resolve())
+    if settings.db:
+        os.environ["TEARLINE_DB_URL"] = settings.db
+    shown = f"[{host}]" if ":" in host else host
+    out.print(f"node {code}: TAXII 2.1 discovery at http://{shown}:{port}/taxii2/ ({workers} worker(s))")
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
