@@ -73,7 +73,6 @@ def test_token_rotation(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = json.loads(cli(capsys, "--data", str(data), "partner", "add", "FRA", "--name", "France", "--json").out)
     second = json.loads(cli(capsys, "--data", str(data), "partner", "token", "FRA", "--json").out)
     assert first["token"] != second["token"]
-    raw = (data / "tearline.db").read_bytes()
     with __import__("sqlite3").connect(data / "tearline.db") as conn:
         (h,) = conn.execute("select token_hash from partners where code='FRA'").fetchone()
     assert h == hash_token(second["token"])

@@ -95,7 +95,7 @@ def test_profile_effective_later_applies_without_restart(loaded):  # type: ignor
 
 
 def test_embargo_boundary(loaded):  # type: ignore[no-untyped-def]
-    node, scenario = loaded
+    node, _ = loaded
     code = "CAN"
     node.trust.change(code, ProfileChange(embargo=timedelta(days=3)), reason="embargo", approved_by="t")
     newest = max(_rows(node), key=lambda r: r.date_added_us)

@@ -21,7 +21,9 @@ TlpCeiling = Annotated[str | None, typer.Option(help="highest TLP, e.g. AMBER")]
 Exclude = Annotated[list[str] | None, typer.Option("--exclude-topic", help="a topic never released (repeatable)")]
 Include = Annotated[list[str] | None, typer.Option("--include-topic", help="lift a topic exclusion (repeatable)")]
 Embargo = Annotated[str | None, typer.Option(help="release versions only this long after they were added, e.g. 7d")]
-Sanitised = Annotated[bool | None, typer.Option("--sanitised-only/--not-sanitised-only", help="always the tearline version")]
+Sanitised = Annotated[
+    bool | None, typer.Option("--sanitised-only/--not-sanitised-only", help="always the tearline version")
+]
 Suspend = Annotated[bool | None, typer.Option("--suspend/--resume", help="suspend or resume all releases")]
 Effective = Annotated[str | None, typer.Option(help="when the version takes effect (ISO 8601; default now)")]
 Reason = Annotated[str, typer.Option(help="why (recorded)")]

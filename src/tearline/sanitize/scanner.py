@@ -3,14 +3,13 @@
 Both sides go through :func:`tearline.sanitize.normalize.normalise`; the whole document is scanned
 once, and a hit is mapped back to the JSON path of the string (or key) it lies in.
 
-* **Raw path** (no ``\\u`` escape, the usual STIX object): the JSON bytes are normalised as they are
-  (one ``bytes.translate`` when ASCII) with double quotes turned into U+0000, so every string is
-  fenced by characters no term contains; a hit between fences *2k+1* and *2k+2* lies in string *k*,
-  a hit outside fences (numbers, ``true``, structure) is dropped. The short escapes (``\\n``, ``\\"``,
-  ``\\\\``) are decoded by replacement first.
-* **Decoded path** (``\\u`` escapes): every key and string value is decoded and fenced with quotes,
-  then the same. Decoding keeps duplicate keys: a value the receiver may read is scanned even when
-  a later duplicate would hide it from a dict (the raw path sees every byte anyway).
+The raw JSON bytes are normalised as they are, with double quotes turned into U+0000, so every
+string is fenced by characters no term contains; a hit between fences *2k+1* and *2k+2* lies in
+string *k*, a hit outside fences (numbers, ``true``, structure) is dropped. Escapes are decoded in
+place first (``\\n``, ``\\"``, ``\\\\``, ``\\uXXXX`` runs; a decoded quote becomes ``''``, its normal
+form), so every byte the receiver can read is scanned, values of duplicate keys included. ASCII
+documents (the usual STIX object) take one ``bytes.translate``; no Python code runs per string.
+Paths are worked out only when there is a hit, by decoding the document keeping every pair.
 
 Whole-word: a match counts only if the characters outside its ends are not letters or digits (where
 the term's own end is a letter or digit of a spaced script). Phone terms are matched on a digit-only
@@ -55,6 +54,7 @@ _ESCAPES = ((b'\\"', b"''"), (b"\\/", b"/"), (b"\\b", b" "), (b"\\f", b" "), (b"
 _KEEP_DIGITS = bytes(range(48, 58)) + b"\x00"
 _DELETE_NON_DIGITS = bytes(b for b in range(256) if b not in _KEEP_DIGITS)
 _DIGIT_OR_NUL = re.compile(rb"[0-9\x00]")
+_U_RUN = re.compile(rb"(?:\\u[0-9a-fA-F]{4})+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _PHONE_SHAPE = re.compile(r"\+?[0-9 ./\-]{6,}")
 _EMAIL_SHAPE = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
@@ -168,21 +168,19 @@ class TermSet:
             raise GateError("the gate failed while scanning") from exc
 
     def _scan_document(self, data: bytes) -> list[Hit]:
-        if b"\\u" not in data:  # the raw bytes are the text: decode the short escapes in place
-            raw = data
-            if b"\\" in raw:
-                raw = raw.replace(b"\\\\", b"\x01")
-                for src, dst in _ESCAPES:
-                    if src in raw:
-                        raw = raw.replace(src, dst)
-                raw = raw.replace(b"\x01", b"\\")
-            if raw.isascii():
-                buf = normalise_ascii(raw, quote_as_nul=True)
-            else:
-                buf = normalise_unicode(raw.decode("utf-8"), quote_as_nul=True)
-        else:  # decode every string and fence each with quotes, as raw JSON would be
-            fenced = '""'.join(s.replace('"', "''") for s, _ in _strings(_pairs_load(data)))
-            buf = normalise_unicode(f'"{fenced}"', quote_as_nul=True)
+        raw = data
+        if b"\\" in raw:  # decode escapes in place; an escaped backslash is parked first
+            raw = raw.replace(b"\\\\", b"\x01")
+            for src, dst in _ESCAPES:
+                if src in raw:
+                    raw = raw.replace(src, dst)
+            if b"\\u" in raw:
+                raw = _U_RUN.sub(_decode_u, raw)
+            raw = raw.replace(b"\x01", b"\\")
+        if raw.isascii():
+            buf = normalise_ascii(raw, quote_as_nul=True)
+        else:
+            buf = normalise_unicode(raw.decode("utf-8"), quote_as_nul=True)
         matched = self._matches(buf)
         if not matched:
             return []
@@ -246,6 +244,12 @@ class TermSet:
             fields = [path for _, path in _strings(_pairs_load(data), redact=key_hits)]
         hits = {(index, self._c.term_ids[term]) for index, term in found}
         return [Hit(term_id=tid, field=fields[index]) for index, tid in sorted(hits)]
+
+
+def _decode_u(match: re.Match[bytes]) -> bytes:
+    """A run of ``\\uXXXX`` escapes as UTF-8 (surrogate pairs joined; a quote becomes ``''``)."""
+    text: str = json.loads(b'"' + match.group() + b'"')
+    return text.replace('"', "''").encode("utf-8")  # a lone surrogate raises: the gate withholds
 
 
 def _pairs_load(data: bytes) -> Any:

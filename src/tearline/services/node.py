@@ -31,7 +31,9 @@ class NodeInfo:
     identity_id: str  # the STIX identity id of this node (created_by_ref of its markings)
 
 
-def init_node(db: Database, keys_dir: Path, clock: Clock, *, code: str | None, name: str | None) -> tuple[NodeInfo, bool]:
+def init_node(
+    db: Database, keys_dir: Path, clock: Clock, *, code: str | None, name: str | None
+) -> tuple[NodeInfo, bool]:
     """Create the node (schema, keys, identity, the `shared` collection). Returns (info, created).
 
     Running it again on an existing node only applies pending migrations; a different code is refused.

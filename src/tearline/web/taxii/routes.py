@@ -79,7 +79,7 @@ def _added_headers(rows: Sequence[LightRow]) -> dict[str, str]:
 
 
 def _paged(service: Taxii, partner: str, scope: str, flt: filters_mod.Filters) -> Any:
-    if not flt.next:
+    if flt.next is None:
         return None
     try:
         return service.cursors.decode(flt.next, partner, scope, flt.digest())
