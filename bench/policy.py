@@ -200,6 +200,8 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=20_000)
     ap.add_argument("--sample", type=int, default=3000)
     ap.add_argument("--representations", action="store_true")
+    ap.add_argument("--store-rows", type=int, default=1_000_000, help="versions for the store end-to-end (0: skip)")
+    ap.add_argument("--pg", default="", help="PostgreSQL URL for the store end-to-end")
     args = ap.parse_args()
     profs = profiles()
     at_us = to_micros(AT)
@@ -240,9 +242,15 @@ def main() -> None:
           f"(goal >= 10,000x), {vec_rate / scalar_rate:,.0f}x scalar decide; "
           f"scalar decide = {scalar_rate / cedar:.1f}x cedarpy")
 
-    # STORE END-TO-END: reserved for the store-side figure (load columns from storage, recompute,
-    # write the materialised decisions), measured against the same synthetic rows.
-    print("store end-to-end: (not measured here)")
+    if args.store_rows:
+        import os
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from policy_store import run as store_run
+
+        store_run(args.store_rows, args.pg or os.environ.get("TEARLINE_TEST_POSTGRES_URL", ""))
 
     if args.representations:
         representations(cols)

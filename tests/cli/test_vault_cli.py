@@ -138,7 +138,9 @@ def test_without_a_kek_summaries_work_and_secrets_do_not(
     assert code == 0, err
 
 
-def test_key_rotation_from_the_command_line(cli: Cli, kek: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_rotation_from_the_command_line(
+    cli: Cli, kek: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_nightjar(cli)
     new = tmp_path / "secrets" / "vault-2.kek"
     assert cli("vault", "init-key", "--out", str(new))[0] == 0

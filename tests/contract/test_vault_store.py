@@ -66,6 +66,9 @@ def test_sources_are_listed_without_secrets(vault: Vault) -> None:
     assert vault.grades() == {"KESTREL": Grade("F", 6), "NIGHTJAR": Grade("B", 2)}
     assert set(vault.cover_ids()) == {"KESTREL", "NIGHTJAR"}
     assert vault.summary("nightjar") == vault.summary(vault.cover_ids()["NIGHTJAR"])
+    assert vault.source_text(show_grade=True)("NIGHTJAR") == "a source graded B2"
+    assert vault.source_text(show_grade=False)("NIGHTJAR") == "a source"
+    assert vault.source_text(show_grade=True)("UNKNOWN") == "a source"
 
 
 def test_protected_terms_are_every_identity_value_but_not_cover_or_notes(vault: Vault) -> None:
@@ -261,3 +264,15 @@ def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault)
     ]
     vault.add_term("KESTREL", "Danube Crossing")  # a new term is seen without rebuilding the check
     assert check({"type": "note", "id": "note--4", "content": "the danube crossing"}, item)
+
+
+# -- the model ------------------------------------------------------------------------------------
+def test_grades_parse_print_and_refuse_bad_input() -> None:
+    assert Grade.parse(" b 2 ") == Grade("B", 2) and str(Grade.parse("F6")) == "F6"
+    for bad in ("G1", "A7", "A", "AA1", "", "B0"):
+        with pytest.raises(InvalidInput, match="bad grade"):
+            Grade.parse(bad)
+    with pytest.raises(InvalidInput, match="bad reliability `Z`"):
+        Grade("Z", 1)
+    with pytest.raises(InvalidInput, match="bad credibility `9`"):
+        Grade("A", 9)

@@ -6,6 +6,8 @@ A :class:`SourceSummary` carries nothing secret (the cover name is public by des
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 
@@ -13,13 +15,17 @@ from tearline.errors import InvalidInput
 
 __all__ = [
     "COVER",
+    "CSV_COLUMNS",
+    "CSV_OPTIONAL",
     "FIELD_KINDS",
     "TERM_KINDS",
     "Grade",
     "SourceIdentity",
+    "SourceRecord",
     "SourceSummary",
     "check_compartment",
     "check_cover",
+    "parse_sources_csv",
 ]
 
 COVER = re.compile(r"[A-Z][A-Z0-9_-]{1,31}")
@@ -161,3 +167,61 @@ class SourceIdentity:
             "notes": list(self.notes),
             "terms": list(self.terms),
         }
+
+
+# -- CSV import -----------------------------------------------------------------------------------
+CSV_COLUMNS = ("cover", "name", "aliases", "phones", "emails", "grade", "compartments")
+CSV_OPTIONAL = ("addresses", "notes")
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One source read from CSV, with the line it ends on (for errors that must not quote it)."""
+
+    line: int
+    cover: str
+    identity: SourceIdentity
+    grade: Grade | None
+    compartments: tuple[str, ...]
+
+
+def parse_sources_csv(text: str) -> list[SourceRecord]:
+    """Records of a sources CSV: a header naming :data:`CSV_COLUMNS` (any order, plus optional
+    :data:`CSV_OPTIONAL`), then one source per row; several values in one cell are separated by
+    ``;``; an empty grade means F6. Errors name the line and never quote a cell but the grade."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+    except csv.Error:
+        raise InvalidInput("line 1: not valid CSV") from None
+    if any(c not in header for c in CSV_COLUMNS) or any(c not in CSV_COLUMNS + CSV_OPTIONAL for c in header):
+        raise InvalidInput(
+            f"line 1: the header needs columns {', '.join(CSV_COLUMNS)} (optional {', '.join(CSV_OPTIONAL)})"
+        )
+    reader.fieldnames = header
+    out: list[SourceRecord] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row or any(v is None for v in row.values()):
+                raise InvalidInput(f"line {line}: wrong number of cells")
+            try:
+                grade = Grade.parse(row["grade"]) if row["grade"].strip() else None
+            except InvalidInput as exc:
+                raise InvalidInput(f"line {line}: {exc.message}") from None
+            identity = SourceIdentity(
+                name=row["name"].strip(),
+                aliases=_cells(row["aliases"]),
+                phones=_cells(row["phones"]),
+                emails=_cells(row["emails"]),
+                addresses=_cells(row.get("addresses")),
+                notes=_cells(row.get("notes")),
+            )
+            out.append(SourceRecord(line, row["cover"], identity, grade, _cells(row["compartments"])))
+    except csv.Error:
+        raise InvalidInput(f"line {reader.line_num}: not valid CSV") from None
+    return out
+
+
+def _cells(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (text or "").split(";") if c.strip())

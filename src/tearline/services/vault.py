@@ -11,8 +11,6 @@ transaction, so a data-key rotation in another process is picked up at once.
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from tearline.model.sources import (
     SourceSummary,
     check_compartment,
     check_cover,
+    parse_sources_csv,
 )
 from tearline.sanitize.normalize import normalise
 from tearline.services.intake import SOURCE_TOKEN, ObjectCheck, cited_sources
@@ -48,8 +47,6 @@ from tearline.store import vault as repo
 from tearline.store.engine import Database
 
 RevealHook = Callable[[Connection, str, str, str], None]  # (conn, source_id, by, reason)
-CSV_COLUMNS = ("cover", "name", "aliases", "phones", "emails", "grade", "compartments")
-CSV_OPTIONAL = ("addresses", "notes")
 MIN_TERM = 3  # the protected-term gate refuses shorter terms
 
 
@@ -232,41 +229,25 @@ class Vault:
         return summary
 
     def import_csv(self, text: str) -> list[SourceSummary]:
-        """Sources from CSV (see ``docs/vault.md``), all or nothing; errors name the line only."""
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        missing = [c for c in CSV_COLUMNS if c not in header]
-        unknown = [c for c in header if c not in CSV_COLUMNS + CSV_OPTIONAL]
-        if missing or unknown:
-            raise InvalidInput(
-                f"line 1: the header needs columns {', '.join(CSV_COLUMNS)} (optional {', '.join(CSV_OPTIONAL)})"
-            )
-        reader.fieldnames = header
-        batch: list[tuple[SourceSummary, list[tuple[str, str]]]] = []
+        """Sources from CSV (see :func:`parse_sources_csv`), all or nothing; errors name the line only."""
+        batch: list[tuple[int, SourceSummary, list[tuple[str, str]]]] = []
         covers: set[str] = set()
-        try:
-            for record in reader:
-                line = reader.line_num
-                try:
-                    if None in record or any(v is None for v in record.values()):
-                        raise InvalidInput("wrong number of cells")
-                    item = self._prepare(record["cover"], _identity_from_csv(record), _grade_cell(record["grade"]),
-                                         _cells(record["compartments"]))
-                except InvalidInput as exc:
-                    raise InvalidInput(f"line {line}: {exc.message}") from None
-                if item[0].cover in covers:
-                    raise Conflict(f"line {line}: cover `{item[0].cover}` appears twice")
-                covers.add(item[0].cover)
-                batch.append(item)
-        except csv.Error:
-            raise InvalidInput(f"line {reader.line_num}: not valid CSV") from None
+        for rec in parse_sources_csv(text):
+            try:
+                summary, pairs = self._prepare(rec.cover, rec.identity, rec.grade, rec.compartments)
+            except InvalidInput as exc:
+                raise InvalidInput(f"line {rec.line}: {exc.message}") from None
+            if summary.cover in covers:
+                raise Conflict(f"line {rec.line}: cover `{summary.cover}` appears twice")
+            covers.add(summary.cover)
+            batch.append((rec.line, summary, pairs))
         with self.db.write() as conn:
-            for i, (summary, pairs) in enumerate(batch):
+            for line, summary, pairs in batch:
                 try:
                     self._insert(conn, summary, pairs)
                 except Conflict as exc:
-                    raise Conflict(f"line {_line_of(text, i)}: {exc.message}") from None
-        return [s for s, _ in batch]
+                    raise Conflict(f"line {line}: {exc.message}") from None
+        return [s for _, s, _ in batch]
 
     def _prepare(
         self, cover: str, identity: SourceIdentity, grade: Grade | None, compartments: Iterable[str]
@@ -366,6 +347,16 @@ class Vault:
         with self.db.read() as conn:
             return {r.cover: Grade(r.reliability, int(r.credibility)) for r in repo.sources(conn)}
 
+    def source_text(self, *, show_grade: bool) -> Callable[[str], str]:
+        """What a ``{{source:COVER}}`` token becomes for a recipient: "a source graded B2" or "a source"."""
+        grades = self.grades() if show_grade else {}
+
+        def text(cover: str) -> str:
+            grade = grades.get(cover.upper())
+            return f"a source graded {grade}" if grade else "a source"
+
+        return text
+
     def cover_ids(self) -> dict[str, str]:
         with self.db.read() as conn:
             return {r.cover: r.id for r in repo.sources(conn)}
@@ -397,37 +388,6 @@ def _summary(row: repo.SourceRow, count: int) -> SourceSummary:
 def _check_term(kind: str, value: str) -> None:
     if kind in TERM_KINDS and len(normalise(value).strip()) < MIN_TERM:
         raise InvalidInput(f"a {kind} must be at least {MIN_TERM} characters to be protected")
-
-
-def _cells(text: str | None) -> tuple[str, ...]:
-    return tuple(c.strip() for c in (text or "").split(";") if c.strip())
-
-
-def _grade_cell(text: str | None) -> Grade | None:
-    return Grade.parse(text) if text and text.strip() else None
-
-
-def _identity_from_csv(r: dict[str, Any]) -> SourceIdentity:
-    return SourceIdentity(
-        name=(r.get("name") or "").strip(),
-        aliases=_cells(r.get("aliases")),
-        phones=_cells(r.get("phones")),
-        emails=_cells(r.get("emails")),
-        addresses=_cells(r.get("addresses")),
-        notes=_cells(r.get("notes")),
-    )
-
-
-def _line_of(text: str, index: int) -> int:
-    """The line number of the ``index``-th record (for errors met while storing)."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    next(reader, None)
-    line = reader.line_num
-    for i, _ in enumerate(reader):
-        if i == index:
-            return reader.line_num
-        line = reader.line_num
-    return line
 
 
 # -- ingest check ---------------------------------------------------------------------------------
