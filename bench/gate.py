@@ -30,14 +30,55 @@ from tearline.sanitize.normalize import normalise, normalise_ascii
 from tearline.sanitize.scanner import TermSet, _Engine
 
 ATTACK = "/work/shared/data/attack/*.json"
-SYL = ["an", "ber", "cha", "dan", "el", "fer", "gar", "hal", "in", "jo", "ka", "lin", "mar", "nor",
-       "ol", "per", "qui", "ros", "sal", "tor", "ul", "van", "wes", "xen", "yor", "zel", "bri", "cal",
-       "dor", "eth", "fin", "gil", "har", "ivo", "jas", "kel", "lor", "mil", "nat", "ost"]
-TEXT = ("the actor used a malicious payload to gain initial access via spearphishing attachment then "
-        "moved laterally with stolen credentials and exfiltrated data over an encrypted channel to a "
-        "command and control server hosted in a cloud provider the campaign targeted government "
-        "finance energy and telecommunications organisations across europe and asia registry run keys "
-        "scheduled tasks powershell scripts were observed together with dll side loading")
+SYL = [
+    "an",
+    "ber",
+    "cha",
+    "dan",
+    "el",
+    "fer",
+    "gar",
+    "hal",
+    "in",
+    "jo",
+    "ka",
+    "lin",
+    "mar",
+    "nor",
+    "ol",
+    "per",
+    "qui",
+    "ros",
+    "sal",
+    "tor",
+    "ul",
+    "van",
+    "wes",
+    "xen",
+    "yor",
+    "zel",
+    "bri",
+    "cal",
+    "dor",
+    "eth",
+    "fin",
+    "gil",
+    "har",
+    "ivo",
+    "jas",
+    "kel",
+    "lor",
+    "mil",
+    "nat",
+    "ost",
+]
+TEXT = (
+    "the actor used a malicious payload to gain initial access via spearphishing attachment then "
+    "moved laterally with stolen credentials and exfiltrated data over an encrypted channel to a "
+    "command and control server hosted in a cloud provider the campaign targeted government "
+    "finance energy and telecommunications organisations across europe and asia registry run keys "
+    "scheduled tasks powershell scripts were observed together with dll side loading"
+)
 WORDS = TEXT.split(" ")
 
 
@@ -58,13 +99,21 @@ def stix_objects(total_bytes: int, seed: int) -> list[bytes]:
     while size < total_bytes:
         kind = rng.choice(["indicator", "malware", "report", "note", "attack-pattern"])
         obj: dict[str, Any] = {
-            "type": kind, "spec_version": "2.1", "id": f"{kind}--{uuid.UUID(int=rng.getrandbits(128))}",
-            "created": "2026-03-14T09:26:53.589Z", "modified": "2026-03-14T09:26:53.589Z",
+            "type": kind,
+            "spec_version": "2.1",
+            "id": f"{kind}--{uuid.UUID(int=rng.getrandbits(128))}",
+            "created": "2026-03-14T09:26:53.589Z",
+            "modified": "2026-03-14T09:26:53.589Z",
             "name": " ".join(rng.choice(WORDS) for _ in range(3)),
             "description": " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 200))),
             "labels": ["malicious-activity"],
-            "external_references": [{"source_name": "mitre-attack", "external_id": f"T{rng.randint(1000, 1999)}",
-                                     "url": "https://attack.mitre.org/techniques/T1566/001"}],
+            "external_references": [
+                {
+                    "source_name": "mitre-attack",
+                    "external_id": f"T{rng.randint(1000, 1999)}",
+                    "url": "https://attack.mitre.org/techniques/T1566/001",
+                }
+            ],
             "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],
         }
         if kind == "indicator":
@@ -126,8 +175,10 @@ def re_baseline(terms: list[str], sample: bytes) -> str:
     if compiled > 60:
         return f"failed to compile in 60 s (took {compiled:.1f} s)"
     mbs = len(sample) / 1e6 / scan if scan else float("inf")
-    return (f"compile {compiled:.1f} s, {mbs:.4f} MB/s (extrapolated from a {len(sample) / 1e3:.0f} kB "
-            f"sample scanned in {scan:.2f} s)")
+    return (
+        f"compile {compiled:.1f} s, {mbs:.4f} MB/s (extrapolated from a {len(sample) / 1e3:.0f} kB "
+        f"sample scanned in {scan:.2f} s)"
+    )
 
 
 def read(path: str) -> bytes:
@@ -147,8 +198,10 @@ def one_size(n: int, big: list[bytes], single: list[bytes], attack: list[bytes],
     t, hits = timed(lambda: sum(len(ts.scan_json(b)) for b in big))
     print(f"scan_json, 1 MB bundles: {total / t:.0f} MB/s ({total:.0f} MB in {t:.2f} s, {hits} hits)")
     t, hits = timed(lambda: sum(len(ts.scan_json(d)) for d in single))
-    print(f"scan_json, one object per call ({len(single)} objects, {single_mb:.1f} MB): "
-          f"{single_mb / t:.0f} MB/s ({t / len(single) * 1e6:.1f} us/object)")
+    print(
+        f"scan_json, one object per call ({len(single)} objects, {single_mb:.1f} MB): "
+        f"{single_mb / t:.0f} MB/s ({t / len(single) * 1e6:.1f} us/object)"
+    )
     if attack:
         attack_mb = sum(len(a) for a in attack) / 1e6
         t, hits = timed(lambda: sum(len(ts.scan_json(a)) for _ in range(reps) for a in attack))
@@ -159,8 +212,10 @@ def one_size(n: int, big: list[bytes], single: list[bytes], attack: list[bytes],
     pats = [normalise(t).encode() for t in terms]
     hs_build, _engine = timed(lambda: _Engine(pats))
     t, found = timed(lambda: ts._matches(text))
-    print(f"engine hyperscan literal + whole-word check: {tmb / t:.0f} MB/s on {tmb:.0f} MB "
-          f"(compile {hs_build:.2f} s, {len(found)} whole-word matches)")
+    print(
+        f"engine hyperscan literal + whole-word check: {tmb / t:.0f} MB/s on {tmb:.0f} MB "
+        f"(compile {hs_build:.2f} s, {len(found)} whole-word matches)"
+    )
     aho = ahocorasick.Automaton()
 
     def aho_build() -> None:
@@ -185,8 +240,7 @@ def main() -> None:
     docs = stix_objects(int(mb * 1e6), seed=1)
     big = bundles(docs)
     single = docs[: len(docs) // 10]
-    print(f"corpus: {sum(len(b) for b in big) / 1e6:.1f} MB STIX-like JSON in {len(big)} bundles; "
-          f"{len(docs)} objects")
+    print(f"corpus: {sum(len(b) for b in big) / 1e6:.1f} MB STIX-like JSON in {len(big)} bundles; {len(docs)} objects")
     attack_files = sorted(glob.glob(ATTACK))
     attack = [read(f) for f in attack_files]
     reps = 0
@@ -206,9 +260,11 @@ def main() -> None:
             hits = ts.scan_json(orjson.dumps(o))
             blocked += bool(hits)
             by_term.update({fp_terms[int(h.term_id[1:])] for h in hits})
-        print(f"\nfalse positives: {blocked} of {len(objects)} ATT&CK objects blocked by 10,000 "
-              f"random name terms ({100 * blocked / len(objects):.2f} %); objects per term: "
-              f"{dict(by_term.most_common(8))}")
+        print(
+            f"\nfalse positives: {blocked} of {len(objects)} ATT&CK objects blocked by 10,000 "
+            f"random name terms ({100 * blocked / len(objects):.2f} %); objects per term: "
+            f"{dict(by_term.most_common(8))}"
+        )
 
 
 if __name__ == "__main__":

@@ -50,6 +50,16 @@ def parse_timestamp(text: str) -> datetime:
     return datetime(y, mo, d, h, mi, s, micro, tzinfo=UTC)
 
 
+def timestamp_micros(text: str) -> int:
+    """Microseconds since the epoch of a STIX timestamp; the fast path for already validated text."""
+    if len(text) in (20, 24, 27) and text[-1] == "Z":  # no fraction, milliseconds, microseconds
+        try:
+            return to_micros(datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    return to_micros(parse_timestamp(text))
+
+
 def format_timestamp(at: datetime) -> str:
     """STIX/TAXII timestamp with microseconds: ``2024-01-02T03:04:05.678901Z``."""
     if at.tzinfo is None:

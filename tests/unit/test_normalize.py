@@ -37,8 +37,24 @@ def test_case_folding_is_full() -> None:
     assert normalise("ΣΟΦΙΑ") == normalise("σοφια")
 
 
-@pytest.mark.parametrize("mark", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e",
-                                  "\u200f", "\u202e", "\u2066", "\u2069", "\u034f", "\ufe0f"])
+@pytest.mark.parametrize(
+    "mark",
+    [
+        "\u200b",
+        "\u200c",
+        "\u200d",
+        "\u2060",
+        "\ufeff",
+        "\u00ad",
+        "\u200e",
+        "\u200f",
+        "\u202e",
+        "\u2066",
+        "\u2069",
+        "\u034f",
+        "\ufe0f",
+    ],
+)
 def test_invisible_characters_are_removed(mark: str) -> None:
     assert normalise(f"An{mark}n") == "ann"
 

@@ -21,8 +21,9 @@ PHONE = "+44 20 7946 0958"
 
 @pytest.fixture(scope="module")
 def terms() -> TermSet:
-    return TermSet.build([("ann", "Ann"), ("phone", PHONE), ("mail", "bob.smith@example.org"),
-                          ("jose", "José Pérez"), ("han", "王小明")])
+    return TermSet.build(
+        [("ann", "Ann"), ("phone", PHONE), ("mail", "bob.smith@example.org"), ("jose", "José Pérez"), ("han", "王小明")]
+    )
 
 
 def ids(hits: list[Hit]) -> set[str]:
@@ -30,7 +31,7 @@ def ids(hits: list[Hit]) -> set[str]:
 
 
 # -- whole words ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["Ann,", "(Ann)", "met Ann.", "ANN", "ann_smith", "\"Ann\"", "Ann-Marie"])
+@pytest.mark.parametrize("text", ["Ann,", "(Ann)", "met Ann.", "ANN", "ann_smith", '"Ann"', "Ann-Marie"])
 def test_whole_word_hits(terms: TermSet, text: str) -> None:
     assert ids(terms.scan_text(text)) == {"ann"}
 
@@ -50,15 +51,25 @@ def test_diacritics_added_or_removed(terms: TermSet) -> None:
 
 
 # -- phone numbers and e-mail -----------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["+44 20 7946 0958", "020 7946 0958", "(020) 7946-0958", "+44 (0)20 7946 0958",
-                                  "0044 20 7946 0958", "+442079460958", "tel:020.7946.0958",
-                                  "call 0207 946 0958 now", "＋４４ ２０ ７９４６ ０９５８"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+44 20 7946 0958",
+        "020 7946 0958",
+        "(020) 7946-0958",
+        "+44 (0)20 7946 0958",
+        "0044 20 7946 0958",
+        "+442079460958",
+        "tel:020.7946.0958",
+        "call 0207 946 0958 now",
+        "＋４４ ２０ ７９４６ ０９５８",
+    ],
+)
 def test_phone_written_forms(terms: TermSet, text: str) -> None:
     assert ids(terms.scan_text(text)) == {"phone"}
 
 
-@pytest.mark.parametrize("text", ["12079460958", "020 7946 09581", "020 7946 0959", "+1 20 7946 0958",
-                                  "x2079460958"])
+@pytest.mark.parametrize("text", ["12079460958", "020 7946 09581", "020 7946 0959", "+1 20 7946 0958", "x2079460958"])
 def test_phone_look_alikes_do_not_hit(terms: TermSet, text: str) -> None:
     assert terms.scan_text(text) == []
 
@@ -69,10 +80,19 @@ def test_phone_term_in_national_form_with_region() -> None:
     assert ids(ts.scan_text("ring 1 (202) 555 0143")) == {"p"}
 
 
-@pytest.mark.parametrize("text", ["bob.smith@example.org", "BOB.SMITH@Example.ORG", "bob.smith [at] example [dot] org",
-                                  "bob.smith (at) example (dot) org", "bob.smith@example[.]org",
-                                  "bob[dot]smith[at]example[dot]org", "bob.smith at example dot org",
-                                  "<bob.smith@example.org>"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bob.smith@example.org",
+        "BOB.SMITH@Example.ORG",
+        "bob.smith [at] example [dot] org",
+        "bob.smith (at) example (dot) org",
+        "bob.smith@example[.]org",
+        "bob[dot]smith[at]example[dot]org",
+        "bob.smith at example dot org",
+        "<bob.smith@example.org>",
+    ],
+)
 def test_email_written_forms(terms: TermSet, text: str) -> None:
     assert ids(terms.scan_text(text)) == {"mail"}
 
@@ -84,11 +104,21 @@ def test_email_look_alikes_do_not_hit(terms: TermSet, text: str) -> None:
 
 # -- JSON -------------------------------------------------------------------------------------------
 def test_fields_keys_and_paths(terms: TermSet) -> None:
-    doc = {"type": "note", "content": "met Ann", "external_references": [{"description": "x ann"}],
-           "Ann": {"k": "Ann"}, "x-odd key": ["Ann"]}
+    doc = {
+        "type": "note",
+        "content": "met Ann",
+        "external_references": [{"description": "x ann"}],
+        "Ann": {"k": "Ann"},
+        "x-odd key": ["Ann"],
+    }
     hits = terms.scan_json(orjson.dumps(doc))
-    assert hits == [Hit("ann", "$.content"), Hit("ann", "$.external_references[0].description"),
-                    Hit("ann", "$<key>"), Hit("ann", "$[<key>].k"), Hit("ann", '$["x-odd key"][0]')]
+    assert hits == [
+        Hit("ann", "$.content"),
+        Hit("ann", "$.external_references[0].description"),
+        Hit("ann", "$<key>"),
+        Hit("ann", "$[<key>].k"),
+        Hit("ann", '$["x-odd key"][0]'),
+    ]
 
 
 def test_escapes_are_decoded(terms: TermSet) -> None:
@@ -108,7 +138,9 @@ def test_structure_between_strings_is_not_text() -> None:
     assert ids(ts.scan_json(b'{"a":"null"}')) == {"t"}
 
 
-@pytest.mark.parametrize("data", [b'{"a": "Ann"', b'{"a": "\\ud800"}', b'{"a": "\xff"}', b"\xc3", b"", b"{'a': 1}", b'{"a": NaN}'])
+@pytest.mark.parametrize(
+    "data", [b'{"a": "Ann"', b'{"a": "\\ud800"}', b'{"a": "\xff"}', b"\xc3", b"", b"{'a': 1}", b'{"a": NaN}']
+)
 def test_bad_input_raises_gate_error(terms: TermSet, data: bytes) -> None:
     with pytest.raises(GateError) as err:
         terms.scan_json(data)
@@ -160,13 +192,25 @@ def test_concurrent_scans_share_one_term_set(terms: TermSet) -> None:
 
 # -- properties -------------------------------------------------------------------------------------
 # Cyrillic and Greek look-alikes that Unicode TS #39 folds to the Latin letter
-HOMOGLYPHS = {"a": "аα", "e": "е", "i": "іι", "o": "оο", "p": "р", "c": "с", "x": "х", "y": "у",
-              "s": "ѕ", "n": "η", "r": "г"}
+HOMOGLYPHS = {
+    "a": "аα",
+    "e": "е",
+    "i": "іι",
+    "o": "оο",
+    "p": "р",
+    "c": "с",
+    "x": "х",
+    "y": "у",
+    "s": "ѕ",
+    "n": "η",
+    "r": "г",
+}
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202c"]
 SPACES = [" ", "\u00a0", "\u3000", "\u2028", "\u2029", "\t", "\n", "  ", "\u2007"]
 ACCENTS = ["\u0301", "\u0300", "\u0308", "\u0327", "\u030c"]
 LETTERS = "abceilnorst"
-KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+# keys share no letter with the terms, so a planted value's path is never redacted by its key
+KEYS = st.text(alphabet="dfghjkquvz_", min_size=1, max_size=8)
 
 
 def words(min_size: int = 3) -> st.SearchStrategy[str]:
@@ -200,9 +244,11 @@ def disguise(draw: st.DrawFn, term: str) -> str:
 
 
 def json_values(leaf: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
-    return st.recursive(leaf | st.integers(-(2**53), 2**53) | st.booleans() | st.none(),
-                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
-                        max_leaves=8)
+    return st.recursive(
+        leaf | st.integers(-(2**53), 2**53) | st.booleans() | st.none(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+        max_leaves=8,
+    )
 
 
 def dump(obj: Any, escape: str) -> bytes:
@@ -213,8 +259,14 @@ def dump(obj: Any, escape: str) -> bytes:
         return json.dumps(obj, ensure_ascii=True).encode("ascii")
 
     def text(value: str) -> str:
-        return '"' + "".join(f"\\u{ord(c):04x}" if c.isascii() and c.isalpha()
-                             else json.dumps(c, ensure_ascii=True)[1:-1] for c in value) + '"'
+        return (
+            '"'
+            + "".join(
+                f"\\u{ord(c):04x}" if c.isascii() and c.isalpha() else json.dumps(c, ensure_ascii=True)[1:-1]
+                for c in value
+            )
+            + '"'
+        )
 
     def enc(value: Any) -> str:
         if isinstance(value, str):
@@ -237,7 +289,7 @@ def plant(obj: Any, text: str, choice: int) -> tuple[Any, str]:
     if isinstance(obj, list) and obj and choice % 3:
         i = choice % len(obj)
         child, path = plant(obj[i], text, choice // 3)
-        return [*obj[:i], child, *obj[i + 1:]], f"[{i}]{path}"
+        return [*obj[:i], child, *obj[i + 1 :]], f"[{i}]{path}"
     return text, ""
 
 
@@ -284,7 +336,8 @@ def test_hits_are_exactly_the_whole_word_occurrences(term: str, data: st.DataObj
     near = [term + "s", "x" + term, term[:-1], term[1:], term.replace(term[0], "o", 1), term, term.upper()]
     piece = st.sampled_from(near) | words(1)
     sentence = st.lists(piece, min_size=1, max_size=5).flatmap(
-        lambda ps: st.sampled_from([" ", ", ", "-", "_", ""]).map(lambda sep: sep.join(ps)))
+        lambda ps: st.sampled_from([" ", ", ", "-", "_", ""]).map(lambda sep: sep.join(ps))
+    )
     obj = data.draw(json_values(sentence))
     ts = TermSet.build([("t", term)])
     expected = oracle(term, obj)

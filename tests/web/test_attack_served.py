@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from stix2validator import ValidationOptions, validate_instance
+from tests.conftest import attack_files
+from tests.web.conftest import Live, rotate_tokens
 
 from tearline.bootstrap import create_node
 from tearline.clock import SystemClock
 from tearline.model.labeltext import parse_label
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
-from tests.conftest import attack_files
-from tests.web.conftest import Live, rotate_tokens
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tests.web.conftest import TAXII, Live
 
 from tearline.web.app import create_app
 from tearline.web.taxii.service import Config
-from tests.web.conftest import TAXII, Live
 
 ENVELOPE = {"Content-Type": TAXII}
 

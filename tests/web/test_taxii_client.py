@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import requests
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
+from tests.web.conftest import Live, rotate_tokens
 
 from tearline.bootstrap import create_node
 from tearline.clock import SystemClock
 from tearline.model.labeltext import parse_label
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
-from tests.web.conftest import Live, rotate_tokens
 
 GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
 RED = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from tearline.canonical import dumps, parse_timestamp, to_micros
+from tearline.canonical import dumps, timestamp_micros, to_micros
 from tearline.clock import Clock
 from tearline.errors import InvalidInput, NotFound, StixError
 from tearline.model.labeltext import format_label
@@ -223,9 +223,8 @@ class Intake:
         for r, p in zip(rows, prepared, strict=True):
             unique.setdefault((r.stix_id, r.version_us), (r, p.item))
         with self.db.write() as conn:
-            existing = objects_store.existing_versions(conn, collection_id, list(unique))
-            fresh = [r for k, (r, _) in unique.items() if k not in existing]
-            inserted = objects_store.insert_versions(conn, fresh)
+            # versions already stored are skipped by the insert itself (ON CONFLICT DO NOTHING)
+            inserted = objects_store.insert_versions(conn, [r for r, _ in unique.values()])
             stored = [
                 StoredVersion(seq, sid, unique[(sid, vus)][1], unique[(sid, vus)][0].date_added_us)
                 for seq, sid, vus in inserted
@@ -254,7 +253,7 @@ class Intake:
             stix_id=obj["id"],
             type=obj["type"],
             version=version,
-            version_us=to_micros(parse_timestamp(version)),
+            version_us=timestamp_micros(version),
             spec_version=str(obj.get("spec_version", "2.1")),
             date_added_us=added_us,
             body=body,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -11,9 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tearline.store.schema import objects
 
 
-@dataclass(frozen=True)
-class NewVersion:
-    """One object version ready to store (label columns already derived)."""
+class NewVersion(NamedTuple):
+    """One object version ready to store (label columns already derived), in column order."""
 
     collection_id: str
     stix_id: str
@@ -73,7 +72,8 @@ def existing_versions(
     return found
 
 
-_INSERT_COLUMNS = tuple(c.name for c in objects.columns if c.name != "seq")
+_INSERT_COLUMNS = NewVersion._fields
+assert _INSERT_COLUMNS == tuple(c.name for c in objects.columns if c.name != "seq"), "NewVersion is out of step"
 _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO objects ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
@@ -93,8 +93,7 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
         return []
     if conn.dialect.name == "sqlite":
         before = max_seq(conn)
-        params = [tuple(getattr(r, c) for c in _INSERT_COLUMNS) for r in rows]
-        conn.exec_driver_sql(_SQLITE_INSERT, params)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_SQLITE_INSERT, list(rows))  # type: ignore[arg-type]
         got = conn.execute(
             select(objects.c.seq, objects.c.stix_id, objects.c.version_us)
             .where(objects.c.seq > before)
@@ -106,7 +105,7 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
         .on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"])
         .returning(objects.c.seq, objects.c.stix_id, objects.c.version_us)
     )
-    got = conn.execute(stmt, [r.__dict__ for r in rows])
+    got = conn.execute(stmt, [r._asdict() for r in rows])
     return sorted((int(a), str(b), int(c)) for a, b, c in got)
 
 
