@@ -164,10 +164,14 @@ def test_gate_error_withholds_and_alerts(loaded):  # type: ignore[no-untyped-def
     node, _ = loaded
     rows = [r for r in _rows(node) if r.seq in node.decisions.released_seqs("USA")][:5]
 
-    def broken_gate(body: bytes) -> list[object]:
-        raise ValueError("scanner failed")
+    class BrokenGate:  # fault injection: a scanner that fails on every body
+        def refresh(self) -> None:
+            pass
 
-    node.release.gate = broken_gate
+        def __call__(self, body: bytes) -> list[object]:
+            raise ValueError("scanner failed")
+
+    node.release.gate = BrokenGate()
     outcomes = node.release.release("USA", rows, channel="export")
     assert all(o.body is None and Reason.GATE_HIT in o.reasons for o in outcomes)
     with node.db.read() as conn:

@@ -45,10 +45,11 @@ class DemoResult:
 
 def _prepare_folder(settings: Settings) -> None:
     data = settings.data
+    if settings.db:
+        _refuse_used_database(settings)
+        return
     if not data.exists():
         return
-    if settings.db:
-        raise ConfigError("the demo builds its own embedded node: run it without `--db`")
     db_file = data / "tearline.db"
     if not db_file.exists() and not any(data.iterdir()):
         return
@@ -68,6 +69,21 @@ def _prepare_folder(settings: Settings) -> None:
         shutil.rmtree(data)
         return
     raise ConfigError(f"`{data}` is not empty and holds no demo node; choose another folder with --out")
+
+
+def _refuse_used_database(settings: Settings) -> None:
+    """The demo may build into an external database only while it holds no node."""
+    from tearline.store.engine import Database
+
+    db = Database(settings.db_url)
+    try:
+        current, _ = db.schema_state()
+        if current is not None:
+            with db.read() as conn:
+                if nodes.get_meta(conn).get("code"):
+                    raise ConfigError("the database already holds a node; the demo needs an empty one")
+    finally:
+        db.dispose()
 
 
 def _counts(node: Node, partners: list[str]) -> dict[str, dict[str, int]]:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tearline.canonical import dumps, from_micros, loads, to_micros
 from tearline.clock import Clock
@@ -92,7 +92,13 @@ class Context:
 
 
 Stage = Callable[[Context, list[Candidate]], None]
-Gate = Callable[[bytes], list[Any]]  # returns hits (objects with a `field`); raises on error
+class Gate(Protocol):
+    """The gate stage's scanner (tearline.services.gate.Gate): refreshed once per call, then asked
+    for the hits in each outgoing body; raises on any error."""
+
+    def refresh(self) -> None: ...
+
+    def __call__(self, body: bytes) -> list[Any]: ...
 
 
 class ReleasePipeline:
@@ -191,6 +197,7 @@ class ReleasePipeline:
     def _gate(self, ctx: Context, cands: list[Candidate]) -> None:
         if self.gate is None:
             return
+        self.gate.refresh()
         alerts = []
         for c in cands:
             assert c.body is not None

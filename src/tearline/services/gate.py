@@ -1,0 +1,118 @@
+"""The gate stage's term set: kept current with the vault without blocking serving.
+
+The release pipeline calls :meth:`Gate.refresh` once per release call and then :meth:`Gate.scan`
+for each outgoing body. ``refresh`` asks a cheap version probe (the vault's term count and newest
+id) whether protected terms changed. When they did:
+
+* the terms added since the current term set was built are compiled at once into a small
+  *delta* set (milliseconds), so a new term is enforced from that moment on;
+* the full set is rebuilt in a background thread (seconds at 100,000 terms) and swapped in when
+  ready; until then every body is scanned by the old full set *and* the delta.
+
+Removed terms stay enforced until the rebuild finishes (stricter, never looser). Results are
+cached per (SHA-256 of the bytes, term-set version), so a page served again costs a dict lookup;
+a new term changes the version and so invalidates the cache. Any error raises, and the pipeline
+withholds (fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from tearline.sanitize.scanner import Hit, TermSet
+
+log = logging.getLogger(__name__)
+
+Terms = Sequence[tuple[str, str]]
+CACHE_SIZE = 200_000
+
+
+class Gate:
+    def __init__(
+        self,
+        terms: Callable[[], Terms],
+        version: Callable[[], str],
+        *,
+        region: str = "GB",
+        background: bool = True,
+    ) -> None:
+        self._terms = terms
+        self._version = version
+        self._region = region
+        self._background = background
+        self._lock = threading.Lock()
+        self._full: TermSet | None = None
+        self._full_ids: frozenset[str] = frozenset()
+        self._delta: TermSet | None = None
+        self._seen_version: str | None = None
+        self._building: threading.Thread | None = None
+        self._cache: OrderedDict[tuple[bytes, str], tuple[Hit, ...]] = OrderedDict()
+
+    @property
+    def version(self) -> str | None:
+        return self._seen_version
+
+    def refresh(self) -> None:
+        """Bring the term set up to the vault's current terms (the delta at once, the rest later)."""
+        v = self._version()
+        if v == self._seen_version:
+            return
+        terms = list(self._terms())
+        with self._lock:
+            if self._full is None:
+                self._full = TermSet.build(terms, region=self._region)
+                self._full_ids = frozenset(t for t, _ in terms)
+                self._delta = None
+            else:
+                added = [(i, t) for i, t in terms if i not in self._full_ids]
+                self._delta = TermSet.build(added, region=self._region) if added else None
+                self._start_rebuild(terms, v)
+            self._seen_version = v
+            self._cache.clear()
+
+    def _start_rebuild(self, terms: list[tuple[str, str]], version: str) -> None:
+        def work() -> None:
+            try:
+                full = TermSet.build(terms, region=self._region)
+            except Exception:
+                log.exception("term set rebuild failed; the old set and the delta stay in force")
+                return
+            with self._lock:
+                if self._seen_version == version:
+                    self._full, self._full_ids, self._delta = full, frozenset(t for t, _ in terms), None
+
+        if self._background:
+            self._building = threading.Thread(target=work, name="tearline-gate-rebuild", daemon=True)
+            self._building.start()
+        else:
+            work()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background rebuild (tests, benchmarks)."""
+        if self._building is not None:
+            self._building.join(timeout)
+
+    def scan(self, body: bytes) -> list[Hit]:
+        """Every protected term in ``body`` (empty: clean). Raises on any error."""
+        if self._full is None or self._seen_version is None:
+            raise RuntimeError("the gate has no term set yet")
+        key = (hashlib.sha256(body).digest(), self._seen_version)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return list(cached)
+        with self._lock:
+            full, delta = self._full, self._delta
+        hits = full.scan_json(body)
+        if delta is not None:
+            hits = hits + delta.scan_json(body)
+        self._cache[key] = tuple(hits)
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return hits
+
+    def __call__(self, body: bytes) -> list[Hit]:
+        return self.scan(body)
