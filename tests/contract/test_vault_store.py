@@ -266,6 +266,17 @@ def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault)
     assert check({"type": "note", "id": "note--4", "content": "the danube crossing"}, item)
 
 
+def test_the_ingest_check_sees_terms_added_by_another_process(vault: Vault, node: Any) -> None:
+    check = vault_object_check(vault, recheck_s=0)
+    item = MarkedItem(label=Label())
+    obj = {"type": "note", "id": "note--5", "content": "crossing at Sulina Gate"}
+    assert check(obj, item) == []
+    make_vault(node).add_term("KESTREL", "Sulina Gate")
+    assert check(obj, item) == [
+        "object `note--5`: `$.content` contains a protected term (cite the source as a `{{source:COVER}}` token)"
+    ]
+
+
 # -- the model ------------------------------------------------------------------------------------
 def test_grades_parse_print_and_refuse_bad_input() -> None:
     assert Grade.parse(" b 2 ") == Grade("B", 2) and str(Grade.parse("F6")) == "F6"

@@ -12,6 +12,7 @@ transaction, so a data-key rotation in another process is picked up at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,7 @@ class Vault:
         self.on_reveal = list(on_reveal)
         self._data_keys: dict[int, bytes] = {}
         self._lock = threading.Lock()
+        self.changes = 0  # bumped by every write of sources or terms made through this object
 
     # -- keys -----------------------------------------------------------------------------
     @property
@@ -226,6 +228,7 @@ class Vault:
         summary, pairs = self._prepare(cover, identity, grade, compartments)
         with self.db.write() as conn:
             self._insert(conn, summary, pairs)
+        self.changes += 1
         return summary
 
     def import_csv(self, text: str) -> list[SourceSummary]:
@@ -247,6 +250,7 @@ class Vault:
                     self._insert(conn, summary, pairs)
                 except Conflict as exc:
                     raise Conflict(f"line {line}: {exc.message}") from None
+        self.changes += 1
         return [s for _, s, _ in batch]
 
     def _prepare(
@@ -298,6 +302,7 @@ class Vault:
             row = self._find(conn, key)
             self._seal_into(conn, row.id, [("term", value)], self._now())
             count = repo.term_counts(conn, TERM_KINDS).get(row.id, 0)
+        self.changes += 1
         return _summary(row, count)
 
     def summary(self, key: str) -> SourceSummary:
@@ -391,23 +396,30 @@ def _check_term(kind: str, value: str) -> None:
 
 
 # -- ingest check ---------------------------------------------------------------------------------
-def vault_object_check(vault: Vault, *, region: str = "GB") -> ObjectCheck:
+def vault_object_check(vault: Vault, *, region: str = "GB", recheck_s: float = 1.0) -> ObjectCheck:
     """An intake check: refuse an object that names a source outside a ``{{source:COVER}}`` token,
     or cites a cover the vault does not hold. Problems name the object and the JSON path, never the
-    term or its source. The term set is rebuilt when :meth:`Vault.terms_version` changes.
+    term or its source.
+
+    The term set is rebuilt when :meth:`Vault.terms_version` changes. That query costs more than the
+    scan of a typical object, so it runs at most every ``recheck_s`` seconds; a change made through
+    the same :class:`Vault` object is seen at once (the release gate, not this check, is the last word).
     """
     from tearline.sanitize.scanner import TermSet
 
-    state: dict[str, Any] = {"version": None, "terms": None, "covers": {}}
+    state: dict[str, Any] = {"version": None, "local": -1, "checked": float("-inf"), "terms": None, "covers": {}}
     lock = threading.Lock()
 
     def current() -> tuple[Any, dict[str, str]]:
-        version = vault.terms_version()
         with lock:
-            if state["version"] != version:
-                state["terms"] = TermSet.build(vault.protected_terms(), region=region)
-                state["covers"] = vault.cover_ids()
-                state["version"] = version
+            now = time.monotonic()
+            if state["local"] != vault.changes or now - state["checked"] >= recheck_s:
+                local, version = vault.changes, vault.terms_version()
+                if state["version"] != version:
+                    state["terms"] = TermSet.build(vault.protected_terms(), region=region)
+                    state["covers"] = vault.cover_ids()
+                    state["version"] = version
+                state["local"], state["checked"] = local, now
             return state["terms"], state["covers"]
 
     def check(obj: dict[str, Any], item: MarkedItem) -> list[str]:

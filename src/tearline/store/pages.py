@@ -135,3 +135,20 @@ def delete_versions(conn: Connection, collection_id: str, seqs: Sequence[int]) -
         )
         total += int(result.rowcount or 0)
     return total
+
+
+def collection_rows(conn: Connection, collection_id: str, spec_versions: tuple[str, ...] = ()) -> list[LightRow]:
+    """Every version of a collection (light), in (date_added_us, seq) order: an index build reads this."""
+    q = select(*_LIGHT).where(objects.c.collection_id == collection_id)
+    q = _filtered(q, Match(spec_versions=spec_versions), with_added=False)
+    return _light(conn.execute(q.order_by(objects.c.date_added_us, objects.c.seq)))
+
+
+def light_by_seq(conn: Connection, seqs: Sequence[int]) -> list[LightRow]:
+    """Light rows for the given seqs, in (date_added_us, seq) order."""
+    out: list[LightRow] = []
+    ordered = sorted(set(seqs))
+    for start in range(0, len(ordered), 500):
+        part = ordered[start : start + 500]
+        out.extend(_light(conn.execute(select(*_LIGHT).where(objects.c.seq.in_(part)))))
+    return sorted(out, key=lambda r: r.position)

@@ -31,6 +31,7 @@ from tearline.web.taxii.auth import Authenticator, FailureLimiter
 from tearline.web.taxii.cursor import CursorCodec
 from tearline.web.taxii.errors import TaxiiError, not_found
 from tearline.web.taxii.filters import VersionFilter
+from tearline.web.taxii.index import IndexCache
 from tearline.web.taxii.serving import PartnerReader, ReleaseCache
 
 MAX_OBJECTS = 10_000
@@ -56,6 +57,7 @@ class Taxii:
         self.node = node
         self.config = config
         self.cache = ReleaseCache(config.cache_bytes)
+        self.indexes = IndexCache()
         self.cursors = CursorCodec(load_cursor_key(node.keys_dir))
         self.auth = Authenticator(
             self._token_hashes,
@@ -73,7 +75,7 @@ class Taxii:
             return partners_store.token_hashes(conn)
 
     def reader(self, partner: str, at: datetime | None = None) -> PartnerReader:
-        return PartnerReader(self.node, self.cache, partner, at or self.node.clock.now())
+        return PartnerReader(self.node, self.cache, partner, at or self.node.clock.now(), self.indexes)
 
     # -- collections ------------------------------------------------------------------------
     def _all_collections(self) -> list[CollectionRow]:

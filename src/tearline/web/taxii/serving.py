@@ -34,6 +34,7 @@ from tearline.model.releases import Verdict
 from tearline.store import pages
 from tearline.store.pages import LightRow, Match, Position
 from tearline.web.taxii.filters import VersionFilter
+from tearline.web.taxii.index import IndexCache, VisibleIndex
 
 Stamp = tuple[int, int]
 
@@ -97,9 +98,11 @@ class Item:
 class PartnerReader:
     """One request's reading of the node as one partner sees it, at one instant."""
 
-    def __init__(self, node: Node, cache: ReleaseCache, partner: str, at: datetime) -> None:
+    def __init__(self, node: Node, cache: ReleaseCache, partner: str, at: datetime,
+                 indexes: IndexCache | None = None) -> None:
         self.node = node
         self.cache = cache
+        self.indexes = indexes or IndexCache()
         self.partner = partner
         self.at = at
         try:
@@ -134,6 +137,9 @@ class PartnerReader:
                     self.cache.put(self.partner, out.seq, Entry(self.stamp, out.body, deliver))
             for seq in need:
                 result.setdefault(seq, None)
+            refused = [seq for seq in need if result[seq] is None]
+            if refused:  # released by the view, withheld by the pipeline: indexes must forget them
+                self.indexes.add_withheld(self.partner, self.stamp, refused)
         return result
 
     def visible(self, conn: Connection, rows: Sequence[LightRow]) -> list[LightRow]:
@@ -175,9 +181,37 @@ class PartnerReader:
         return [r for r in cand if r.seq in chosen]
 
     # -- pages ----------------------------------------------------------------------------------
+    def _index(self, conn: Connection, collection_id: str, spec_versions: tuple[str, ...]) -> VisibleIndex:
+        key = (self.partner, collection_id, spec_versions)
+        stamp = (self.stamp, len(self.indexes.withheld(self.partner, self.stamp)))
+        index = self.indexes.get(key, stamp)
+        if index is not None:
+            return index
+        rows = pages.collection_rows(conn, collection_id, spec_versions)
+        cand = [r for r in rows if self._released(r.seq, r.date_added_us)]
+        for start in range(0, len(cand), 500):  # the pipeline's verdict on every row (cached after)
+            self.outcomes(conn, cand[start : start + 500], deliver=False)
+        withheld = self.indexes.withheld(self.partner, self.stamp)
+        index = VisibleIndex.build(cand, lambda r: r.seq not in withheld)
+        self.indexes.put(key, (self.stamp, len(withheld)), index)
+        return index
+
     def page(self, conn: Connection, collection_id: str, match: Match, vf: VersionFilter, *,
              after: Position | None, limit: int) -> tuple[list[LightRow], bool]:
         """Up to ``limit`` chosen, visible rows after ``after``; and whether more follow."""
+        if not vf.at_us:
+            for _ in range(3):
+                index = self._index(conn, collection_id, match.spec_versions)
+                seqs, more = index.select(vf.first, vf.last, vf.all, match, after, limit)
+                rows = pages.light_by_seq(conn, seqs)
+                outs = self.outcomes(conn, rows, deliver=False)
+                if len(rows) == len(seqs) and all(outs.get(r.seq) is not None for r in rows):
+                    return rows, more
+        return self._scan_page(conn, collection_id, match, vf, after=after, limit=limit)
+
+    def _scan_page(self, conn: Connection, collection_id: str, match: Match, vf: VersionFilter, *,
+                   after: Position | None, limit: int) -> tuple[list[LightRow], bool]:
+        """The index-free path (``match[version]`` timestamps): scan chunks, choose per id."""
         found: list[LightRow] = []
         chunk = min(max(2 * limit, 200), 2000)
         pos = after
