@@ -42,7 +42,8 @@ end
 local i = math.random(#lines)
 request = function()
   i = i % #lines + 1
-  return wrk.format("GET", lines[i][2], {["Authorization"] = lines[i][1], ["Accept"] = "application/taxii+json;version=2.1"})
+  local headers = {["Authorization"] = lines[i][1], ["Accept"] = "application/taxii+json;version=2.1"}
+  return wrk.format("GET", lines[i][2], headers)
 end
 """
 
@@ -100,20 +101,24 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def build_mix(url: str, tokens: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, tuple[bytes, dict[str, str]]]]:
+Pages = dict[str, tuple[bytes, dict[str, str]]]
+COLL = "/api/collections/shared/"
+
+
+def build_mix(url: str, tokens: dict[str, str]) -> tuple[list[tuple[str, str]], Pages]:
     """(auth, path) pairs and each page's bytes and headers (for the floor)."""
     mix: list[tuple[str, str]] = []
     pages: dict[str, tuple[bytes, dict[str, str]]] = {}
-    for partner, token in tokens.items():
+    for token in tokens.values():
         auth = f"Bearer {token}"
         c = httpx.Client(base_url=url, headers={"Accept": TAXII, "Authorization": auth}, timeout=60)
-        coll = "/api/collections/shared/"
 
-        def crawl(kind: str, params: dict[str, str], max_pages: int, c: httpx.Client = c, auth: str = auth) -> list[str]:
+        def crawl(kind: str, params: dict[str, str], max_pages: int, c: httpx.Client = c,
+                  auth: str = auth) -> list[str]:
             ids: list[str] = []
             query = dict(params)
             for _ in range(max_pages):
-                path = f"{coll}{kind}/?{urlencode(query)}"
+                path = f"{COLL}{kind}/?{urlencode(query)}"
                 r = c.get(path)
                 r.raise_for_status()
                 mix.append((auth, path))
@@ -186,7 +191,8 @@ def main() -> None:
         tearline(data, "init")
         tearline(data, "ingest", "--label", "UNCLASSIFIED//TLP:CLEAR", *map(str, bundles))
         tokens = {p: tearline(data, "partner", "add", p, "--name", p).splitlines()[-1].strip() for p in PARTNERS}
-        print(f"node: {len(bundles)} ATT&CK bundles, {len(PARTNERS)} partners, built in {time.perf_counter() - t0:.1f} s")
+        took = time.perf_counter() - t0
+        print(f"node: {len(bundles)} ATT&CK bundles, {len(PARTNERS)} partners, built in {took:.1f} s")
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"

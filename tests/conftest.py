@@ -67,10 +67,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
+    from tearline.crypto.sealing import write_kek_file
     from tearline.settings import Settings
 
     db = "" if db_url.startswith("sqlite") else db_url
-    return Settings(data=tmp_path / "node", db=db)
+    kek = tmp_path / "vault.kek"  # beside the data folder, never inside it
+    if not kek.exists():
+        write_kek_file(kek)
+    return Settings(data=tmp_path / "node", db=db, kek_file=str(kek))
 
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

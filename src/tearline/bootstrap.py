@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from tearline.clock import Clock, SystemClock
+from tearline.crypto.sealing import load_kek
 from tearline.services.approvals import Approvals
 from tearline.services.decisions import Decisions
+from tearline.services.gate import Gate
 from tearline.services.intake import Intake
 from tearline.services.ledger import Ledger
 from tearline.services.node import NodeInfo, init_node, read_node
 from tearline.services.release import ReleasePipeline
 from tearline.services.trust import Trust
 from tearline.services.whatif import Insight
+from tearline.services.vault import Vault, vault_object_check
 from tearline.settings import Settings
 from tearline.store.engine import Database
 
@@ -31,6 +36,8 @@ class Node:
     ledger: Ledger = field(init=False)
     decisions: Decisions = field(init=False)
     approvals: Approvals = field(init=False)
+    vault: Vault = field(init=False)
+    gate: Gate = field(init=False)
     release: ReleasePipeline = field(init=False)
     insight: Insight = field(init=False)
 
@@ -40,8 +47,27 @@ class Node:
         self.trust = Trust(self.db, self.clock, on_profile=self.decisions.on_profile, ledger=self.ledger)
         self.intake = Intake(self.db, self.clock, on_stored=self.decisions.on_stored)
         self.approvals = Approvals(self.db, self.clock, self.decisions, self.ledger)
-        self.release = ReleasePipeline(self.db, self.clock, self.info, self.ledger)
+        self.vault = Vault(
+            self.db,
+            self.clock,
+            kek=lambda: load_kek(kek_file=kek_file(self.settings), kek=self.settings.kek, data=self.settings.data),
+            on_reveal=[self._record_reveal],
+        )
+        self.intake.object_checks.append(vault_object_check(self.vault))
+        self.gate = Gate(self.vault.protected_terms, lambda: repr(self.vault.terms_version()))
+        self.release = ReleasePipeline(
+            self.db,
+            self.clock,
+            self.info,
+            self.ledger,
+            decisions=self.decisions,
+            gate=self.gate,
+            sources=lambda show: self.vault.source_text(show_grade=show),
+        )
         self.insight = Insight(self.db, self.clock, self.trust, self.decisions, self.release)
+
+    def _record_reveal(self, conn: Connection, source_id: str, by: str, reason: str) -> None:
+        self.ledger.reveal(conn, time=self.clock.now(), source=source_id, by=by, reason=reason)
 
     @property
     def keys_dir(self) -> Path:
@@ -53,6 +79,20 @@ class Node:
 
 def keys_dir(settings: Settings) -> Path:
     return settings.data / "keys"
+
+
+def kek_file(settings: Settings) -> str:
+    """The vault key-encryption key file: the setting, else `<data>.kek` beside (never inside) the
+    data folder when that file exists and no key is given in the environment."""
+    if settings.kek_file or settings.kek:
+        return settings.kek_file
+    sibling = default_kek_path(settings)
+    return str(sibling) if sibling.exists() else ""
+
+
+def default_kek_path(settings: Settings) -> Path:
+    data = settings.data.resolve()
+    return data.parent / f"{data.name}.kek"
 
 
 def create_node(

@@ -32,8 +32,8 @@ class Settings:
     )
     kek_file: str = _setting(
         "",
-        "file holding the vault key-encryption key (base64, 32 bytes); empty means `<data>/../` is NOT "
-        "used: the key is read from TEARLINE_KEK or from a file outside the data folder",
+        "file outside the data folder holding the vault key-encryption key (base64, 32 bytes); "
+        "default `<data>.kek` beside the data folder when it exists",
         env="TEARLINE_KEK_FILE",
     )
     kek: str = _setting("", "the vault key-encryption key itself (base64)", secret=True, env="TEARLINE_KEK")

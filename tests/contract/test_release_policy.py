@@ -13,6 +13,7 @@ from tearline.demo.scenario import build_scenario
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
 from tearline.model.partners import profile_in_force
+from tearline.model.sources import Grade, SourceIdentity
 from tearline.model.releases import Reason, Verdict
 from tearline.policy.decide import decide
 from tearline.services.decisions import item_from_row
@@ -198,11 +199,43 @@ def test_record_stage_counts_repeat_deliveries(loaded):  # type: ignore[no-untyp
     assert {h for _, h in got} == {hashlib.sha256(o.body).hexdigest() for o in first}
 
 
-def test_source_citing_objects_are_withheld_until_a_tearline_version_exists(loaded):  # type: ignore[no-untyped-def]
-    node, _ = loaded
+def test_source_citations_become_grade_or_a_source(loaded):  # type: ignore[no-untyped-def]
+    node, scenario = loaded
+    for src in scenario.sources:
+        node.vault.add_source(src.cover, SourceIdentity(name=src.true_name, aliases=src.aliases, phones=src.phones,
+                                                        emails=src.emails), grade=Grade.parse(src.grade))
     citing = [r for r in _rows(node) if r.source_refs]
     assert citing
-    for code in ("USA", "JPN"):
-        for o in node.release.release(code, citing, channel="preview", record=False):
-            assert o.body is None
-            assert b"{{source:" not in (o.body or b"")
+    seen = {"grade": 0, "plain": 0}
+    for p in scenario.partners:
+        for o in node.release.release(p.code, citing, channel="preview", record=False):
+            if o.body is None:
+                continue
+            text = o.body.decode()
+            assert "{{source:" not in text
+            assert not any(src.cover in text for src in scenario.sources)
+            assert o.verdict is Verdict.RELEASE_TEARLINE
+            if "a source graded " in text:
+                seen["grade"] += 1
+                assert p.clearance in ("CONFIDENTIAL", "SECRET", "TOP SECRET") and not p.sanitised_only
+            else:
+                assert "a source" in text
+                seen["plain"] += 1
+    assert seen["grade"] and seen["plain"]
+
+
+def test_a_new_term_already_in_stored_objects_is_blocked_at_once(loaded):  # type: ignore[no-untyped-def]
+    node, _ = loaded
+    rows = [r for r in _rows(node) if r.type == "indicator" and r.seq in node.decisions.released_seqs("USA")]
+    target = rows[0]
+    pattern = loads(target.body)["pattern"]
+    planted = pattern.split("'")[1]  # e.g. an IP address that now names a source's contact
+    assert node.release.release("USA", [target], channel="preview", record=False)[0].body is not None
+    node.vault.add_source("OSPREY", SourceIdentity(name="Unrelated Person", terms=(planted,)), grade=Grade.parse("B2"))
+    out = node.release.release("USA", [target], channel="export")[0]
+    assert out.body is None and Reason.GATE_HIT in out.reasons
+    with node.db.read() as conn:
+        from tearline.store.releases import alerts
+
+        alert = alerts(conn)[0]
+    assert alert.stix_id == target.stix_id and alert.field == "$.pattern" and planted not in alert.field

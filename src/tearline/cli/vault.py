@@ -38,11 +38,7 @@ def vault_root(
 
 def _vault(node: Node) -> Vault:
     """The node's vault service (built here until the composition root provides one)."""
-    ready = getattr(node, "vault", None)
-    if isinstance(ready, Vault):
-        return ready
-    s = node.settings
-    return Vault(node.db, node.clock, kek=lambda: load_kek(kek_file=s.kek_file, kek=s.kek, data=s.data))
+    return node.vault
 
 
 def _show_summary(s: SourceSummary) -> None:

@@ -22,6 +22,7 @@ from tearline.demo.scenario import Scenario, build_scenario
 from tearline.errors import ConfigError
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
+from tearline.model.sources import Grade, SourceIdentity
 from tearline.services.intake import IngestSummary, Prepared
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
@@ -126,11 +127,23 @@ def run_demo(settings: Settings, console: Console, *, seed: int = 7, size: int =
     clock = SystemClock()
     now = clock.now()
     scenario: Scenario = build_scenario(seed=seed, now=now, size=size)
+    kek_path = _demo_kek(settings)
     node, _ = create_node(settings, code=scenario.node_code, name=scenario.node_name, clock=clock)
     try:
         with node.db.write() as conn:
             nodes.set_meta(conn, {DEMO_MARK: "1"})
         console.print(f"[bold]{scenario.node_name}[/] ({scenario.node_code}) in {settings.data}")
+        for src in scenario.sources:
+            node.vault.add_source(
+                src.cover,
+                SourceIdentity(name=src.true_name, aliases=src.aliases, phones=src.phones, emails=src.emails),
+                grade=Grade.parse(src.grade),
+                compartments=src.compartments,
+            )
+        console.print(
+            f"{len(scenario.sources)} human sources in the encrypted vault (key-encryption key: {kek_path}); "
+            "reports cite them only by cover-name tokens"
+        )
         since = now - timedelta(days=800)
         for p in scenario.partners:
             node.trust.add_partner(
@@ -174,6 +187,7 @@ def run_demo(settings: Settings, console: Console, *, seed: int = 7, size: int =
         )
         after = _counts(node, partners)
         console.print(_table(f"after scaling back {topic} for {code}", after, before))
+        _show_source_protection(node, scenario, console)
         console.print(f"\nserve it: tearline --data {settings.data} serve")
         return DemoResult(
             data=settings.data,
@@ -187,6 +201,49 @@ def run_demo(settings: Settings, console: Console, *, seed: int = 7, size: int =
         )
     finally:
         node.close()
+
+
+def _demo_kek(settings: Settings) -> Path:
+    """The demo's vault key: beside the data folder (never inside it), made once and reused."""
+    from tearline.bootstrap import default_kek_path
+    from tearline.crypto.sealing import write_kek_file
+
+    if settings.kek_file or settings.kek:
+        return Path(settings.kek_file or "TEARLINE_KEK")
+    path = default_kek_path(settings)
+    if not path.exists():
+        write_kek_file(path, data=settings.data)
+    return path
+
+
+def _show_source_protection(node: Node, scenario: Scenario, console: Console) -> None:
+    """One report that cites a source, as a cleared partner and as a sanitised-only partner see it."""
+    import re
+
+    from tearline.canonical import loads
+
+    citing = [i for i in scenario.items if "{{source:" in str(i.obj.get("description", ""))]
+    if not citing:
+        return
+    # the citing report that reaches the most partners
+    best = max(citing, key=lambda i: sum(node.insight.preview(p.code, i.obj["id"]).body is not None
+                                         for p in scenario.partners))
+    stix_id = best.obj["id"]
+    console.print(f"\n[bold]source protection[/]: report {stix_id} cites a protected source")
+    table = Table()
+    table.add_column("partner")
+    table.add_column("verdict")
+    table.add_column("what it reads")
+    for p in scenario.partners:
+        outcome = node.insight.preview(p.code, stix_id)
+        if outcome.body is None:
+            table.add_row(p.code, outcome.verdict.name, ", ".join(outcome.reasons[:2]))
+            continue
+        text = str(loads(outcome.body).get("description", ""))
+        m = re.search(r"a source( graded [A-F][1-6])?", text)
+        snippet = " ".join((text[max(0, m.start() - 20) : m.end() + 25] if m else text[:60]).split())
+        table.add_row(p.code, outcome.verdict.name, f"…{snippet}…")
+    console.print(table)
 
 
 def _load(node: Node, scenario: Scenario) -> IngestSummary:

@@ -103,6 +103,17 @@ def approval_needed(label: Label) -> list[str]:
     return out
 
 
+GRADE_CLEARANCE = 2  # CONFIDENTIAL in the default scheme
+
+
+def grade_visible(profile: TrustProfile) -> bool:
+    """Whether a cited source shows as its Admiralty grade ("a source graded B2") or only as "a source".
+
+    The grade is shown to partners cleared CONFIDENTIAL or above that are not sanitised-only.
+    """
+    return profile.clearance >= GRADE_CLEARANCE and not profile.sanitised_only
+
+
 def portion_kept(label: Label, profile: TrustProfile, approved: bool) -> bool:
     """Whether a portion (field-level label) stays in what the partner receives.
 

@@ -13,7 +13,7 @@ versions arrive (computed in the ingest transaction).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,6 +94,7 @@ class Decisions:
         self._builder = ColumnsBuilder()
         self._cols: LabelColumns | None = None
         self._stix_ids: list[str] = []
+        self._rows_by_id: dict[str, list[int]] = {}
         self._watermark = 0
         self._views: dict[str, PartnerView] = {}
 
@@ -112,6 +113,7 @@ class Decisions:
 
     def _extend(self, conn: Connection) -> None:
         for row in objects_store.label_rows(conn, self._watermark):
+            self._rows_by_id.setdefault(row.stix_id, []).append(len(self._stix_ids))  # type: ignore[attr-defined]
             self._builder.append(int(row.seq), item_from_row(row), int(row.date_added_us))  # type: ignore[attr-defined]
             self._stix_ids.append(row.stix_id)  # type: ignore[attr-defined]
             self._watermark = int(row.seq)  # type: ignore[attr-defined]
@@ -225,6 +227,17 @@ class Decisions:
             view = PartnerView(partner, pv, verdicts, info.generation, cutoff)
             self._views[partner] = view
             return view
+
+    def id_visibility(self, view: PartnerView) -> Callable[[str], bool]:
+        """Whether the partner may see some version of an object id (unknown ids: no)."""
+        cols, _ = self.columns()
+        rows_by_id = self._rows_by_id
+        seq, added = cols.seq, cols.added_us
+
+        def visible(stix_id: str) -> bool:
+            return any(view.released(int(seq[i]), int(added[i])) for i in rows_by_id.get(stix_id, ()))
+
+        return visible
 
     def released_seqs(self, partner: str, *, at: datetime | None = None) -> set[int]:
         """Every seq the partner may receive at ``at`` (for tests, exports and reports)."""

@@ -137,7 +137,7 @@ class Intake:
         coll = self._collection(collection)
         for path in paths:
             for unit in read_units(path if path != "-" else "-", batch=batch, stdin=stdin):
-                prepared, problems = self.prepare_unit(unit, default=default, strict=strict)
+                prepared, problems = self.prepare_unit(unit, default=default, strict=strict, checks=True)
                 if problems and not skip_invalid:
                     raise StixError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
                 summary.problems.extend(problems)
@@ -149,9 +149,14 @@ class Intake:
         return summary
 
     def prepare_unit(
-        self, unit: Unit, *, default: Label, strict: bool = False
+        self, unit: Unit, *, default: Label, strict: bool = False, checks: bool = False
     ) -> tuple[list[Prepared], list[str]]:
-        """Validate and label every object of a unit: (good objects, one line per bad object)."""
+        """Validate and label every object of a unit: (good objects, one line per bad object).
+
+        ``checks`` runs the node's object checks (the vault's protected-term check) too: on for
+        analysts' ingest; off for what partners post, whose rejection message would otherwise tell
+        a partner that something it sent is a protected term.
+        """
         good: list[Prepared] = []
         problems: list[str] = []
         definitions = unit.definitions
@@ -170,7 +175,7 @@ class Intake:
                     item = self.label_object(obj, definitions, default, body=body)
                 except StixError as exc:
                     issues = [exc.message]
-            if not issues and item is not None:
+            if checks and not issues and item is not None:
                 for check in self.object_checks:
                     issues.extend(check(obj, item))
             if issues or item is None:

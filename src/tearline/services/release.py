@@ -28,8 +28,9 @@ from tearline.canonical import dumps, from_micros, loads, to_micros
 from tearline.clock import Clock
 from tearline.model.partners import ProfileVersion, profile_in_force
 from tearline.model.releases import Decision, Reason, Verdict
-from tearline.policy.decide import decide
-from tearline.services.decisions import item_from_row
+from tearline.policy.decide import decide, grade_visible, portion_kept
+from tearline.sanitize.tearline import make_tearline
+from tearline.services.decisions import Decisions, item_from_row
 from tearline.services.ledger import Ledger
 from tearline.services.node import NodeInfo
 from tearline.stix.markings import item_to_stix
@@ -92,6 +93,7 @@ class Context:
 
 
 Stage = Callable[[Context, list[Candidate]], None]
+SourceText = Callable[[bool], Callable[[str], str]]  # show grade? -> cover -> replacement text
 class Gate(Protocol):
     """The gate stage's scanner (tearline.services.gate.Gate): refreshed once per call, then asked
     for the hits in each outgoing body; raises on any error."""
@@ -103,13 +105,23 @@ class Gate(Protocol):
 
 class ReleasePipeline:
     def __init__(
-        self, db: Database, clock: Clock, node: NodeInfo, ledger: Ledger, *, gate: Gate | None = None
+        self,
+        db: Database,
+        clock: Clock,
+        node: NodeInfo,
+        ledger: Ledger,
+        *,
+        decisions: Decisions | None = None,
+        gate: Gate | None = None,
+        sources: SourceText | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.node = node
         self.ledger = ledger
-        self.gate = gate
+        self.decisions = decisions  # for reference visibility (None: every reference is dropped)
+        self.gate = gate  # None: no protected terms are configured
+        self.sources = sources  # what a source token becomes (None: "a source")
         self.stages: dict[str, Stage] = {
             "decide": self._decide,
             "tearline": self._tearline,
@@ -174,20 +186,47 @@ class ReleasePipeline:
                 c.stopped_at = "decide"
 
     def _tearline(self, ctx: Context, cands: list[Candidate]) -> None:
+        """The version this partner may see (tearline.sanitize.tearline), marked with the node's
+        markings for what remains."""
+        assert ctx.profile is not None  # the decide stage stops every candidate without a profile
+        profile = ctx.profile.profile
+        ref_visible = self._ref_visibility(ctx)
+        source_text = self._source_text(grade_visible(profile))
         for c in cands:
             item = item_from_row(c.row)
-            if c.decision.verdict is Verdict.RELEASE_TEARLINE and (
-                Reason.SOURCE_PROTECTED in c.decision.reasons or Reason.PORTION_WITHHELD in c.decision.reasons
-            ):
-                # No tearline version can be made yet: withhold rather than release too much.
-                c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, Reason.NO_TEARLINE))
+            approved = c.stix_id in ctx.approved
+            result = make_tearline(
+                loads(c.row.body),
+                item,
+                portion_visible=lambda label, a=approved: portion_kept(label, profile, a),  # type: ignore[misc]
+                ref_visible=ref_visible,
+                source_text=source_text,
+            )
+            if result.obj is None:
+                c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, str(result.withheld_reason)))
                 c.stopped_at = "tearline"
                 continue
-            obj = loads(c.row.body)
+            changed = bool(result.dropped) or bool(item.label.source_refs)
+            if changed and c.decision.verdict is Verdict.RELEASE:
+                c.decision = Decision(Verdict.RELEASE_TEARLINE, c.decision.reasons)
             marked, defs = item_to_stix(
-                obj, replace(item, portions=()), created=self.node.created, created_by_ref=self.node.identity_id
+                result.obj,
+                replace(item, portions=result.portions),
+                created=self.node.created,
+                created_by_ref=self.node.identity_id,
             )
             c.obj, c.definitions = marked, defs
+
+    def _ref_visibility(self, ctx: Context) -> Callable[[str], bool]:
+        if self.decisions is None:
+            return lambda _id: False
+        view = self.decisions.view(ctx.partner, at=ctx.at)
+        return self.decisions.id_visibility(view)
+
+    def _source_text(self, show_grade: bool) -> Callable[[str], str]:
+        if self.sources is None:
+            return lambda _cover: "a source"
+        return self.sources(show_grade)
 
     def _canary(self, ctx: Context, cands: list[Candidate]) -> None:
         for c in cands:
