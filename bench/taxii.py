@@ -135,7 +135,7 @@ def build_mix(url: str, tokens: dict[str, str]) -> tuple[list[tuple[str, str]], 
         crawl("objects", {"limit": "100", "match[type]": "attack-pattern"}, 1000)
         for sid in ids[:: max(1, len(ids) // 20)][:20]:
             crawl("objects", {"match[id]": sid}, 1)
-        first = c.get(f"{coll}manifest/?limit=1000").json()["objects"]
+        first = c.get(f"{COLL}manifest/?limit=1000").json()["objects"]
         middle = first[len(first) // 2]["date_added"] if first else "2020-01-01T00:00:00Z"
         crawl("objects", {"limit": "100", "added_after": middle}, 1000)
         crawl("manifest", {"limit": "100"}, 1000)

@@ -17,8 +17,8 @@ from tearline.services.ledger import Ledger
 from tearline.services.node import NodeInfo, init_node, read_node
 from tearline.services.release import ReleasePipeline
 from tearline.services.trust import Trust
-from tearline.services.whatif import Insight
 from tearline.services.vault import Vault, vault_object_check
+from tearline.services.whatif import Insight
 from tearline.settings import Settings
 from tearline.store.engine import Database
 

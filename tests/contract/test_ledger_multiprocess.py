@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
+from tests.helpers import cli_proc
 
 from tearline.store.schema import ledger_leaves, releases
-from tests.helpers import cli_proc
 
 
 def test_two_processes_append_to_one_consistent_log(tmp_path: Path, pg_url: str) -> None:

@@ -13,8 +13,8 @@ from tearline.demo.scenario import build_scenario
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
 from tearline.model.partners import profile_in_force
-from tearline.model.sources import Grade, SourceIdentity
 from tearline.model.releases import Reason, Verdict
+from tearline.model.sources import Grade, SourceIdentity
 from tearline.policy.decide import decide
 from tearline.services.decisions import item_from_row
 from tearline.services.intake import IngestSummary, Prepared, cited_sources

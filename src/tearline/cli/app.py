@@ -18,6 +18,7 @@ from tearline.cli import ingest as ingest_cmd
 from tearline.cli import partner as partner_cmd
 from tearline.cli import policy as policy_cmd
 from tearline.cli import serve as serve_cmd
+from tearline.cli import user as user_cmd
 from tearline.cli import vault as vault_cmd
 from tearline.cli.common import State, report_error
 from tearline.errors import EXIT_ERROR, EXIT_INVALID, TearlineError
@@ -60,6 +61,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.command("export")(export_cmd.export)
 app.add_typer(vault_cmd.app, name="vault")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(user_cmd.app, name="user")
 
 
 def main(argv: list[str] | None = None) -> None:

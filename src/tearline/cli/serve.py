@@ -1,9 +1,11 @@
 """`tearline serve`: the TAXII 2.1 server.
 
-Served by uvicorn (h11, asyncio). granian was measured against it with ``bench/taxii.py`` on the
-ATT&CK data; see ``docs/taxii.md`` for the figures and why uvicorn is used. Every worker process
+Served by uvicorn (h11, asyncio): its import-string ``factory=True`` mode is what ``--workers`` needs
+and the HTTP layer is not the bottleneck (bench/taxii.py: the same Starlette stack serving prebuilt
+pages answers ~4,700 requests/s on one worker, tearline ~180-220). granian has not been measured
+against it yet; the choice should be revisited once per-request work is smaller. Every worker process
 builds its own app from the environment through the import-string factory
-``tearline.web.app:from_env`` (uvicorn's ``factory=True``), so ``--workers N`` shares nothing but the
+``tearline.asgi:from_env`` (uvicorn's ``factory=True``), so ``--workers N`` shares nothing but the
 database and the keys: cursors are stateless and each worker keeps its own release cache.
 uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, then the node closes).
 """
@@ -17,7 +19,7 @@ import typer
 
 from tearline.cli.common import node_of, out, state
 
-FACTORY = "tearline.web.app:from_env"
+FACTORY = "tearline.asgi:from_env"
 
 
 def serve(
@@ -33,6 +35,7 @@ def serve(
     settings = state(ctx).settings
     with node_of(ctx) as node:  # refuse to start on a folder without a node, before binding
         code = node.info.code
+        node.gate.refresh()  # and without the vault key when sources need protecting
     os.environ["TEARLINE_DATA"] = str(settings.data.resolve())
     if settings.db:
         os.environ["TEARLINE_DB_URL"] = settings.db

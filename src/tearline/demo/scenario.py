@@ -388,7 +388,7 @@ class _Builder:
             name, paragraphs = w.actor_report(actor, created, cites)
             types = ["threat-actor", "intrusion-set"]
         lab = self.draw("report", topics)
-        if cites and not any(e.cites for e in self.entries) or cites and rng.random() < 0.25:
+        if (cites and not any(e.cites for e in self.entries)) or (cites and rng.random() < 0.25):
             # a sanitised assessment written for wide release: it still cites the source by token
             lab = Lab(2, 1, frozenset(), False, False, lab.topics)
         elif cites:

@@ -73,7 +73,7 @@ def existing_versions(
 
 
 _INSERT_COLUMNS = NewVersion._fields
-assert _INSERT_COLUMNS == tuple(c.name for c in objects.columns if c.name != "seq"), "NewVersion is out of step"
+assert tuple(c.name for c in objects.columns if c.name != "seq") == _INSERT_COLUMNS, "NewVersion is out of step"
 _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO objects ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"

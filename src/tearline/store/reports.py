@@ -219,6 +219,17 @@ class Reports:
             for r in rows
         ]
 
+    def leaves(self, start: int, end: int) -> list[LeafRow]:
+        """Ledger leaves ``start <= seq < end`` in full (operators see every entry), seq order."""
+        q = select(ledger_leaves).where(ledger_leaves.c.seq >= start, ledger_leaves.c.seq < end)
+        with self.db.read() as conn:
+            rows = list(conn.execute(q.order_by(ledger_leaves.c.seq)))
+        return [
+            LeafRow(int(r.seq), r.kind, r.partner, from_micros(r.at_us), bytes(r.leaf).decode("utf-8"),
+                    bytes(r.leaf_hash).hex())
+            for r in rows
+        ]
+
     def vault_summaries(self) -> list[VaultSummary]:
         """Sources by cover name: grade, compartments and how many rows of each field kind."""
         vs, vf = vault_sources.c, vault_fields.c

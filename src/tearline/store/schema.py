@@ -253,3 +253,13 @@ vault_reveals = Table(
     Column("reason", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
 )
+
+# TAXII status resources (TAXII 2.1 §4.3), one per Add Objects request, readable by its partner only.
+taxii_status = Table(
+    "taxii_status",
+    metadata,
+    Column("id", String(64), primary_key=True),  # a UUID, the TAXII status id
+    Column("partner", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the status resource, canonical JSON
+)

@@ -2,23 +2,14 @@
 
 The status of a POST cannot be derived from ``objects`` (a duplicate or a refused object leaves no
 row there), so it is kept whole: the status resource as canonical JSON, readable only by the
-partner that made the request. NOTE: this table needs an Alembic migration (not yet written).
+partner that made the request.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, LargeBinary, String, Table, select
+from sqlalchemy import Connection, select
 
-from tearline.store.schema import metadata
-
-taxii_status = Table(
-    "taxii_status",
-    metadata,
-    Column("id", String(64), primary_key=True),  # a UUID, the TAXII status id
-    Column("partner", String(16), nullable=False),
-    Column("created_us", BigInteger, nullable=False),
-    Column("body", LargeBinary, nullable=False),  # the status resource, canonical JSON
-)
+from tearline.store.schema import taxii_status
 
 
 def add(conn: Connection, status_id: str, partner: str, created_us: int, body: bytes) -> None:
@@ -31,8 +22,3 @@ def get(conn: Connection, status_id: str, partner: str) -> bytes | None:
         select(taxii_status.c.body).where(taxii_status.c.id == status_id, taxii_status.c.partner == partner)
     ).first()
     return None if row is None else bytes(row.body)
-
-
-def ensure_table(conn: Connection) -> None:
-    """Create the table where it is missing (until its migration exists)."""
-    taxii_status.create(conn, checkfirst=True)

@@ -13,11 +13,10 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tearline.bootstrap import Node
 from tearline.canonical import dumps, format_timestamp, to_micros
 from tearline.crypto.keys import load_cursor_key
 from tearline.model.markings import MarkedItem, Portion
@@ -35,6 +34,9 @@ from tearline.web.taxii.index import IndexCache
 from tearline.web.taxii.serving import PartnerReader, ReleaseCache
 
 MAX_OBJECTS = 10_000
+
+if TYPE_CHECKING:  # the web layer never imports the composition root at run time
+    from tearline.bootstrap import Node
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,6 @@ class Taxii:
         self._collections: list[CollectionRow] = []
         self._collections_at = -1e9
         self._lock = threading.Lock()
-        with node.db.write() as conn:  # until the table has its migration
-            status_store.ensure_table(conn)
 
     def _token_hashes(self) -> dict[str, str]:
         with self.node.db.read() as conn:

@@ -8,8 +8,9 @@ example, a tearline version it cannot make yet), so listings and counts use its 
 
 Running the pipeline per request would re-render every object on every page, so its outcomes are
 kept in a bounded in-process LRU keyed by ``(partner, seq)`` and stamped with the partner's
-``(profile version, decision generation)``: a new profile version, an approval change or new
-versions bump the generation and so invalidate every entry of that partner. Only final outcomes
+``(profile version, decision generation, protected-term version)``: a new profile version, an
+approval change or new versions bump the generation, and a new protected term changes the term
+version, so each invalidates every entry of that partner. Only final outcomes
 are kept (released bytes, or a withhold); a HOLD (embargo, pending approval) is asked again next
 time. An entry made for a listing (no delivery) is not a delivery: the first time those bytes go
 out in an objects response the pipeline runs again with its record stage on.
@@ -26,17 +27,20 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from tearline.bootstrap import Node
 from tearline.model.releases import Verdict
 from tearline.store import pages
 from tearline.store.pages import LightRow, Match, Position
 from tearline.web.taxii.filters import VersionFilter
 from tearline.web.taxii.index import IndexCache, VisibleIndex
 
-Stamp = tuple[int, int]
+Stamp = tuple[int, int, str]
+
+if TYPE_CHECKING:  # the web layer never imports the composition root at run time
+    from tearline.bootstrap import Node
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,12 @@ class PartnerReader:
         try:
             view = node.decisions.view(partner, at=at)
             self.view: object = view
-            self.stamp: Stamp = (view.profile.version, view.generation)
+            node.gate.refresh()  # new protected terms invalidate every cached outcome
+            self.stamp: Stamp = (view.profile.version, view.generation, node.gate.version or "")
             self._released = view.released
         except LookupError:
             self.view = _NoView()
-            self.stamp = (-1, -1)
+            self.stamp = (-1, -1, "")
             self._released = _NoView().released
 
     # -- the two tests ------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def bars(
                 f"<title>{escape(labels[i])}: {escape(name)} {v}</title></rect>"
             )
     for i, lab in enumerate(labels):
-        if i % label_every == 0 or i == len(labels) - 1:
+        if i % label_every == 0 or (i == len(labels) - 1 and i % label_every > label_every // 2):
             x = left + i * group_w + group_w / 2
             out.append(
                 f'<text class="tick" x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(lab)}</text>'

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tearline.clock import Clock
+from tearline.errors import ConfigError
 from tearline.model.markings import DEFAULT_SCHEME, ClassificationScheme
 from tearline.services.users import Users
 from tearline.store.reports import Reports, VaultSummary
@@ -64,7 +65,7 @@ def session_secret(keys_dir: Path) -> str:
                 fh.write(secrets.token_hex(32) + "\n")
     secret = path.read_text("ascii").strip()
     if len(secret) < 32:
-        raise ValueError(f"the session key in `{path}` is too short")
+        raise ConfigError(f"the session key in `{path}` is too short")
     return secret
 
 

@@ -1,12 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -170,6 +171,13 @@ def upgrade() -> None:
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.create_index('ix_releases_object', ['stix_id', 'partner'], unique=False)
 
+    op.create_table('taxii_status',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('partner', sa.String(length=16), nullable=False),
+    sa.Column('created_us', sa.BigInteger(), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_taxii_status'))
+    )
     op.create_table('vault_fields',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('source_id', sa.String(length=64), nullable=False),
@@ -220,6 +228,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_vault_fields_source_id'))
 
     op.drop_table('vault_fields')
+    op.drop_table('taxii_status')
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.drop_index('ix_releases_object')
 
