@@ -48,3 +48,18 @@ def test_release_stages_are_in_the_documented_order() -> None:
     src = (SRC / "services" / "release.py").read_text("utf-8")
     order = [src.index(f'"{s}": self._{s}') for s in ("decide", "tearline", "canary", "gate", "record")]
     assert order == sorted(order)
+
+
+def _tool(name: str) -> str:
+    return shutil.which(name) or str(Path(sys.executable).parent / name)
+
+
+def test_typed_core_passes_mypy_strict() -> None:
+    run = subprocess.run([_tool("mypy")], capture_output=True, text=True, cwd=SRC.parents[1], timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:]
+
+
+def test_ruff_is_clean() -> None:
+    run = subprocess.run([_tool("ruff"), "check", "src", "tests", "bench"], capture_output=True, text=True,
+                         cwd=SRC.parents[1], timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:]
