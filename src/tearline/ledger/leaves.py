@@ -23,6 +23,7 @@ non-ASCII key) goes through :func:`tearline.canonical.jcs`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -109,7 +110,7 @@ def check(leaf: Mapping[str, Any]) -> tuple[str, str | None, int]:
         raise InvalidInput(f"leaf seq `{seq}` is not an integer >= 0")
     time = leaf.get("time")
     try:
-        at_us = to_micros(_parse_time(time)) if isinstance(time, str) else None
+        at_us = _time_us(time) if isinstance(time, str) else None
     except ValueError:
         at_us = None
     if at_us is None:
@@ -118,6 +119,11 @@ def check(leaf: Mapping[str, Any]) -> tuple[str, str | None, int]:
     if partner is not None and not isinstance(partner, str):
         raise InvalidInput(f"leaf partner `{partner}` is not a string")
     return str(kind), partner, at_us
+
+
+@functools.lru_cache(maxsize=1024)
+def _time_us(text: str) -> int:
+    return to_micros(_parse_time(text))
 
 
 def _parse_time(text: str) -> datetime:
@@ -136,12 +142,10 @@ def _orjson_safe(value: Any) -> bool:
     if kind is list:
         return all(type(v) is str or _orjson_safe(v) for v in value)
     if kind is dict:
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii():
-                return False
-            if type(v) is not str and not _orjson_safe(v):
-                return False
-        return True
+        # one pass over a flat leaf: ASCII keys (all keys at once), then only non-string values
+        if not "".join(value).isascii() or not all(type(k) is str for k in value):
+            return False
+        return all(type(v) is str or _orjson_safe(v) for v in value.values())
     return False  # floats, subclasses, anything else: the reference encoder decides
 
 
