@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
 from tearline.bootstrap import Node, open_node
 from tearline.settings import load_settings
 from tearline.web.app import create_app
 from tearline.web.ledger import ledger_routes
+from tearline.web.ui import create_ui
+from tearline.web.ui.deps import ui_deps
 
 
 def build_app(node: Node, *, close_node: bool = False) -> Starlette:
@@ -25,7 +27,10 @@ def build_app(node: Node, *, close_node: bool = False) -> Starlette:
         client = request.client.host if request.client else "unknown"
         return str(taxii.auth.partner(request.headers.get("authorization"), client))
 
-    routes: list[BaseRoute] = [*ledger_routes(node.ledger, authenticate)]
+    routes: list[BaseRoute] = [
+        *ledger_routes(node.ledger, authenticate),
+        Mount("/ui", app=create_ui(ui_deps(node))),
+    ]
     app = create_app(node, close_node=close_node, extra_routes=routes)
     holder["app"] = app
     return app

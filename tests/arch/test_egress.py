@@ -4,16 +4,15 @@ that partner."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from rich.console import Console
-import asyncio
-
-import httpx
 
 from tearline.asgi import build_app
 from tearline.bootstrap import open_node

@@ -78,9 +78,10 @@ def test_roles(ui_node: UiNode, client: TestClient) -> None:
     page = client.get("/ui/partners/NZL?exclude_topics=iran")
     assert page.status_code == 200 and 'id="apply-form"' not in page.text and 'id="viewer-note"' in page.text
     before = len(ui_node.node.trust.history("NZL"))
-    r = client.post("/ui/partners/NZL/apply", data={"exclude_topics": "iran", "reason": "x", "csrf": csrf_of(page.text)})
+    token = csrf_of(page.text)
+    r = client.post("/ui/partners/NZL/apply", data={"exclude_topics": "iran", "reason": "x", "csrf": token})
     assert r.status_code == 403 and "your role `viewer` cannot do this" in r.text
-    r = client.post("/ui/partners/NZL/restore", data={"version": "1", "reason": "x", "csrf": csrf_of(page.text)})
+    r = client.post("/ui/partners/NZL/restore", data={"version": "1", "reason": "x", "csrf": token})
     assert r.status_code == 403
     assert len(ui_node.node.trust.history("NZL")) == before
 

@@ -18,10 +18,11 @@ from tearline.web.ui.diff import field_diff
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=6))
 json_values = st.recursive(
-    scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=4), kids, max_size=4),
+    scalars,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(min_size=1, max_size=4), kids, max_size=4),
     max_leaves=12,
 )
-objects = st.dictionaries(st.text(max_size=5), json_values, max_size=5)
+objects = st.dictionaries(st.text(min_size=1, max_size=5), json_values, max_size=5)  # STIX keys are never empty
 
 
 @given(objects, objects)
@@ -64,6 +65,7 @@ def test_users_hash_roles_and_last_admin(tmp_path: Path) -> None:
     from tearline.store.engine import Database
 
     db = Database(f"sqlite:///{tmp_path / 'u.db'}")
+    db.migrate()
     users = Users(db, FixedClock(datetime(2026, 11, 29, tzinfo=UTC)))
     users.add("Ada", Role.ADMIN, "a long password")
     with pytest.raises(Conflict):

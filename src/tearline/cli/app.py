@@ -16,8 +16,11 @@ from tearline.cli import demo as demo_cmd
 from tearline.cli import export as export_cmd
 from tearline.cli import ingest as ingest_cmd
 from tearline.cli import partner as partner_cmd
+from tearline.cli import peer as peer_cmd
 from tearline.cli import policy as policy_cmd
+from tearline.cli import reciprocity as reciprocity_cmd
 from tearline.cli import serve as serve_cmd
+from tearline.cli import sync as sync_cmd
 from tearline.cli import user as user_cmd
 from tearline.cli import vault as vault_cmd
 from tearline.cli.common import State, report_error
@@ -61,6 +64,9 @@ app.add_typer(audit_cmd.app, name="audit")
 app.command("export")(export_cmd.export)
 app.add_typer(vault_cmd.app, name="vault")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(peer_cmd.app, name="peer")
+app.add_typer(sync_cmd.app, name="sync")
+app.command("reciprocity")(reciprocity_cmd.reciprocity)
 app.add_typer(user_cmd.app, name="user")
 
 

@@ -16,11 +16,23 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="scenario seed")] = 7,
     size: Annotated[int, typer.Option(help="scenario size in object versions")] = 3000,
+    network: Annotated[
+        bool, typer.Option("--network", help="five nodes on 127.0.0.1 syncing over TAXII, then a scale-back")
+    ] = False,
 ) -> None:
     """Build a synthetic UK node with Five Eyes and other partners, then scale one back."""
     from dataclasses import replace
     from pathlib import Path
 
+    if network:
+        from tearline.demo.network import run_network
+
+        folder = Path(out_dir) if out_dir else state(ctx).settings.data / "network"
+        outcome = run_network(folder, out)
+        out.print(f"done in {outcome.seconds:.1f} s")
+        if not outcome.ok:
+            raise typer.Exit(1)
+        return
     from tearline.demo.run import run_demo
 
     settings = state(ctx).settings

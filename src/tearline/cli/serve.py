@@ -13,7 +13,7 @@ uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, then 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,6 +28,9 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    sync_every: Annotated[
+        str | None, typer.Option("--sync-every", help="pull from and push to every peer this often (`30s`, `5m`)")
+    ] = None,
 ) -> None:
     """Serve this node over TAXII 2.1 (each partner sees only what its profile releases)."""
     import uvicorn
@@ -41,6 +44,21 @@ def serve(
         os.environ["TEARLINE_DB_URL"] = settings.db
     shown = f"[{host}]" if ":" in host else host
     out.print(f"node {code}: TAXII 2.1 discovery at http://{shown}:{port}/taxii2/ ({workers} worker(s))")
+    syncing = None
+    if sync_every:
+        from tearline.cli.sync import parse_duration, start_background
+
+        syncing = start_background(settings, parse_duration(sync_every))
+        out.print(f"syncing with peers every {sync_every}")
+    try:
+        _run(uvicorn, host, port, workers, log_level)
+    finally:
+        if syncing is not None:
+            syncing[1].set()  # type: ignore[attr-defined]
+            syncing[0].join(timeout=30)  # type: ignore[attr-defined]
+
+
+def _run(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
     uvicorn.run(
         FACTORY,
         factory=True,

@@ -8,6 +8,13 @@ serving applies (``date_added + embargo <= now``), so a stored decision never go
 passing of time. It goes stale only when a profile version takes effect (checked on every read,
 so a version that becomes effective later applies without a restart), an approval changes, or new
 versions arrive (computed in the ingest transaction).
+
+Change detection: every change made here (and every other change that can alter what a partner is
+served) bumps the node-wide change epoch (:func:`tearline.store.nodes.bump_epoch`) in its own
+transaction. :meth:`Decisions.stamp` answers "has anything this partner sees changed?" from one
+primary-key read of that epoch plus the time of the partner's next time-based change (a profile
+version effective later, the next embargoed version to become releasable), so serving can keep
+whole answers and :meth:`Decisions.view` can skip its queries while the epoch stands still.
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ from tearline.canonical import loads, to_micros
 from tearline.clock import Clock
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import Label, MarkedItem, Portion, Tlp
-from tearline.model.partners import ProfileVersion, TrustProfile, profile_in_force
+from tearline.model.partners import ProfileVersion, TrustProfile, next_change, profile_in_force
 from tearline.model.releases import Verdict
 from tearline.policy.columns import ColumnsBuilder, LabelColumns
 from tearline.policy.vector import compute
 from tearline.services.intake import StoredVersion
 from tearline.store import approvals as approvals_store
 from tearline.store import decisions as store
+from tearline.store import nodes as nodes_store
 from tearline.store import objects as objects_store
 from tearline.store import partners as partners_store
 from tearline.store.engine import Database
@@ -84,6 +92,22 @@ class PartnerView:
         return int(self.verdicts[seq]) if seq < len(self.verdicts) else store.UNKNOWN
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """What a partner is served is unchanged while the epoch is and ``now < expires_us``."""
+
+    epoch: int
+    at_us: int  # when the stamp was taken
+    expires_us: int | None  # the partner's next time-based change (None: none pending)
+
+    def holds(self, epoch: int, now_us: int) -> bool:
+        return (
+            epoch == self.epoch
+            and now_us >= self.at_us
+            and (self.expires_us is None or now_us < self.expires_us)
+        )
+
+
 class Decisions:
     """Keeps the label columns and every partner's materialised decisions up to date."""
 
@@ -96,7 +120,9 @@ class Decisions:
         self._stix_ids: list[str] = []
         self._rows_by_id: dict[str, list[int]] = {}
         self._watermark = 0
-        self._views: dict[str, PartnerView] = {}
+        self._views: dict[str, tuple[int, PartnerView]] = {}  # partner -> (epoch, view)
+        self._histories: dict[str, tuple[int, list[ProfileVersion]]] = {}  # partner -> (epoch, history)
+        self._added: tuple[int, npt.NDArray[np.int64]] | None = None  # (epoch, sorted date_added_us)
 
     # -- label columns ----------------------------------------------------------------------
     def columns(self, conn: Connection | None = None) -> tuple[LabelColumns, list[str]]:
@@ -148,6 +174,7 @@ class Decisions:
         gen = store.save(
             conn, partner, by_seq, profile_version=version, computed_us=to_micros(at), watermark_seq=top
         )
+        nodes_store.bump_epoch(conn)
         with self._lock:
             self._views.pop(partner, None)
         return gen
@@ -160,6 +187,7 @@ class Decisions:
         """Ingest hook (inside the ingest transaction): decide the new versions for every partner."""
         if not stored:
             return
+        nodes_store.bump_epoch(conn)
         builder = ColumnsBuilder()
         ids: list[str] = []
         for s in stored:
@@ -198,34 +226,88 @@ class Decisions:
         """Profile hook: a new version in force now is applied at once; a later one on first read."""
         self.recompute(conn, partner)
 
+    # -- change detection -----------------------------------------------------------------
+    def epoch(self) -> int:
+        """The node's change epoch (one primary-key read)."""
+        with self.db.read() as conn:
+            return nodes_store.read_epoch(conn)
+
+    def _history(self, partner: str, epoch: int) -> list[ProfileVersion]:
+        """The partner's profile history, re-read only when the epoch moved (read after it)."""
+        with self._lock:
+            known = self._histories.get(partner)
+        if known is not None and known[0] == epoch:
+            return known[1]
+        with self.db.read() as conn:
+            history = partners_store.history(conn, partner)
+        with self._lock:
+            self._histories[partner] = (epoch, history)
+        return history
+
+    def stamp(self, partner: str, *, at: datetime | None = None) -> Stamp:
+        """The partner's change stamp at ``at``: the epoch (one read) and the next time what it is
+        served changes by the clock alone: a profile version taking effect, or an embargoed version
+        becoming releasable (conservatively: any stored version's ``date_added + embargo``)."""
+        at = at or self.clock.now()
+        at_us = to_micros(at)
+        epoch = self.epoch()
+        history = self._history(partner, epoch)
+        nxt = next_change(history, at)
+        expires = to_micros(nxt) if nxt is not None else None
+        pv = profile_in_force(history, at)
+        if pv is not None and pv.profile.embargo > timedelta(0):
+            emb_us = pv.profile.embargo // timedelta(microseconds=1)
+            added = self._sorted_added(epoch)
+            i = int(np.searchsorted(added, at_us - emb_us, "right"))
+            if i < len(added):
+                release_us = int(added[i]) + emb_us
+                expires = release_us if expires is None else min(expires, release_us)
+        return Stamp(epoch, at_us, expires)
+
+    def _sorted_added(self, epoch: int) -> npt.NDArray[np.int64]:
+        with self._lock:
+            if self._added is not None and self._added[0] == epoch:
+                return self._added[1]
+        cols, _ = self.columns()
+        added = np.unique(np.asarray(cols.added_us, dtype=np.int64))
+        with self._lock:
+            self._added = (epoch, added)
+        return added
+
     # -- serving --------------------------------------------------------------------------
     def view(self, partner: str, *, at: datetime | None = None) -> PartnerView:
         """The partner's materialised decisions, recomputed first if stale (new profile in force,
-        versions past the watermark)."""
+        versions past the watermark). While the change epoch stands still, the cached verdicts
+        are reused after one read (only the profile in force and the embargo date are re-derived)."""
         at = at or self.clock.now()
-        with self.db.read() as conn:
-            history = partners_store.history(conn, partner)
-            pv = profile_in_force(history, at)
-            info = store.info(conn, partner)
-            top = objects_store.max_seq(conn)
+        epoch = self.epoch()  # read first: everything read after it is at least as new
+        history = self._history(partner, epoch)
+        pv = profile_in_force(history, at)
         if pv is None:
             raise LookupError(partner)
+        emb = pv.profile.embargo
+        cutoff = to_micros(at - emb) if emb > timedelta(0) else None
+        with self._lock:
+            known = self._views.get(partner)
+        if known is not None and known[0] == epoch and known[1].profile.version == pv.version:
+            return replace(known[1], profile=pv, embargo_cutoff_us=cutoff)
+        with self.db.read() as conn:
+            info = store.info(conn, partner)
+            top = objects_store.max_seq(conn)
         if info is None or info.profile_version != pv.version or info.watermark_seq < top:
             with self.db.write() as conn:
                 self.recompute(conn, partner, at=at)
                 info = store.info(conn, partner)
             assert info is not None
         with self._lock:
-            cached = self._views.get(partner)
+            cached = known[1] if known is not None else None
             if cached is not None and cached.generation == info.generation and cached.profile.version == pv.version:
                 verdicts = cached.verdicts
             else:
                 with self.db.read() as conn:
                     verdicts = store.load(conn, partner)
-            emb = pv.profile.embargo
-            cutoff = to_micros(at - emb) if emb > timedelta(0) else None
             view = PartnerView(partner, pv, verdicts, info.generation, cutoff)
-            self._views[partner] = view
+            self._views[partner] = (epoch, view)
             return view
 
     def id_visibility(self, view: PartnerView) -> Callable[[str], bool]:

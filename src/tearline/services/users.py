@@ -7,7 +7,6 @@ restores, an ``admin`` also manages operators. A partner's TAXII token never ope
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -67,21 +66,11 @@ class Users:
         self.db = db
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
-        self._ready = False
-        self._lock = threading.Lock()
         self._dummy: str | None = None
-
-    def _ensure(self) -> None:
-        with self._lock:
-            if not self._ready:
-                with self.db.write() as conn:
-                    store.ensure_table(conn)
-                self._ready = True
 
     def add(self, name: str, role: Role, password: str) -> User:
         name = check_name(name)
         check_password(password)
-        self._ensure()
         now = to_micros(self.clock.now())
         digest = self.hasher.hash(password)
         with self.db.write() as conn:
@@ -91,19 +80,16 @@ class Users:
         return User(name, role)
 
     def get(self, name: str) -> User | None:
-        self._ensure()
         with self.db.read() as conn:
             row = store.get(conn, name)
         return None if row is None else User(row.name, Role.from_text(row.role))
 
     def listing(self) -> list[User]:
-        self._ensure()
         with self.db.read() as conn:
             return [User(r.name, Role.from_text(r.role)) for r in store.listing(conn)]
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password is theirs; None otherwise (an unknown name costs the same time)."""
-        self._ensure()
         with self.db.read() as conn:
             row = store.get(conn, name.strip().lower())
         if row is None:
@@ -126,7 +112,6 @@ class Users:
 
     def set_role(self, name: str, role: Role) -> User:
         name = check_name(name)
-        self._ensure()
         with self.db.write() as conn:
             row = store.get(conn, name)
             if row is None:
@@ -139,7 +124,6 @@ class Users:
     def set_password(self, name: str, password: str) -> None:
         name = check_name(name)
         check_password(password)
-        self._ensure()
         digest = self.hasher.hash(password)
         with self.db.write() as conn:
             if not store.set_hash(conn, name, digest, to_micros(self.clock.now())):
@@ -147,7 +131,6 @@ class Users:
 
     def remove(self, name: str) -> None:
         name = check_name(name)
-        self._ensure()
         with self.db.write() as conn:
             row = store.get(conn, name)
             if row is None:

@@ -263,3 +263,14 @@ taxii_status = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),  # the status resource, canonical JSON
 )
+
+# Operators of the web UI: name, role and an argon2id password hash (never the password).
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # viewer | officer | admin
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string form
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)

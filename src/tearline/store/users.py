@@ -1,26 +1,13 @@
 """Local operators of the web UI: name, role and an argon2 password hash (never the password).
-
-The ``users`` table is attached to the shared metadata; until its Alembic migration exists,
-:func:`ensure_table` creates it where it is missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, Connection, String, Table, Text, delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
-from tearline.store.schema import metadata
-
-users = Table(
-    "users",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("role", String(16), nullable=False),  # viewer | officer | admin
-    Column("password_hash", Text, nullable=False),  # argon2id, PHC string form
-    Column("created_us", BigInteger, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-)
+from tearline.store.schema import users
 
 
 @dataclass(frozen=True)
@@ -30,11 +17,6 @@ class UserRow:
     password_hash: str
     created_us: int
     updated_us: int
-
-
-def ensure_table(conn: Connection) -> None:
-    """Create the table where it is missing (until its migration exists)."""
-    users.create(conn, checkfirst=True)
 
 
 def add(conn: Connection, row: UserRow) -> None:

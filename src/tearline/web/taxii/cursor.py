@@ -1,9 +1,13 @@
 """The stateless ``next`` cursor (TAXII 2.1 §3.4): an opaque, signed page position.
 
 A cursor is ``base64url(sealed) "." base64url(tag)``. The payload is the compact JSON array
-``[1, partner, scope, filter_digest, date_added_us, seq]``; ``sealed`` is a random 12-byte nonce
-and the payload encrypted with AES-256-GCM, and the tag is the first 16 bytes of HMAC-SHA256 over
-``sealed``; both keys are derived from the node's cursor key. The payload is encrypted, not just
+``[1, partner, scope, filter_digest, date_added_us, seq]``; ``sealed`` is a 12-byte nonce and the
+payload encrypted with AES-256-GCM, and the tag is the first 16 bytes of HMAC-SHA256 over
+``sealed``; the keys are derived from the node's cursor key. The nonce is synthetic (the first 12
+bytes of an HMAC of the payload under its own key, as in SIV modes), not random: the same position
+of the same crawl always gets the same cursor, so a page URL repeats across crawls and a cached
+answer can be reused. Two different payloads get the same nonce only with the probability two
+random nonces would; what a partner learns is only that two cursors are equal, which it can see. The payload is encrypted, not just
 signed, because a ``seq`` is a node-wide counter: gaps between the numbers a partner saw would tell
 it how many versions it is not shown. ``scope`` names the endpoint and
 collection (and object id for a version list); ``filter_digest`` is a hash of the request's
@@ -17,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -53,13 +56,14 @@ class CursorCodec:
             raise ValueError("cursor key too short")
         self._mac = hmac.new(key, b"tearline cursor mac v1", hashlib.sha256).digest()
         self._aead = AESGCM(hmac.new(key, b"tearline cursor enc v1", hashlib.sha256).digest())
+        self._siv = hmac.new(key, b"tearline cursor nonce v1", hashlib.sha256).digest()
 
     def _tag(self, sealed: bytes) -> bytes:
         return hmac.new(self._mac, sealed, hashlib.sha256).digest()[:_TAG_BYTES]
 
     def encode(self, partner: str, scope: str, filters: str, position: Position) -> str:
         payload = orjson.dumps([VERSION, partner, scope, filters, int(position[0]), int(position[1])])
-        nonce = os.urandom(12)
+        nonce = hmac.new(self._siv, payload, hashlib.sha256).digest()[:12]
         sealed = nonce + self._aead.encrypt(nonce, payload, b"cursor")
         return f"{_b64(sealed)}.{_b64(self._tag(sealed))}"
 

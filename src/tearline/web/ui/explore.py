@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tearline.canonical import loads
+from tearline.canonical import from_micros, loads
 from tearline.errors import InvalidInput, NotFound
 from tearline.services.release import Outcome
 from tearline.web.ui.auth import Ctx, page, secure
@@ -102,6 +102,7 @@ def ledger(ctx: Ctx) -> Response:
         title="ledger",
         head=head,
         root=head.root.hex() if head else "",
+        signed_at=from_micros(head.timestamp_us) if head else None,
         public_key=d.ledger.public_key().hex(),
         rows=[(r, loads(r.leaf)) for r in rows],
         partner=partner or "",

@@ -178,6 +178,14 @@ def upgrade() -> None:
     sa.Column('body', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_taxii_status'))
     )
+    op.create_table('users',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('password_hash', sa.Text(), nullable=False),
+    sa.Column('created_us', sa.BigInteger(), nullable=False),
+    sa.Column('updated_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_users'))
+    )
     op.create_table('vault_fields',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('source_id', sa.String(length=64), nullable=False),
@@ -228,6 +236,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_vault_fields_source_id'))
 
     op.drop_table('vault_fields')
+    op.drop_table('users')
     op.drop_table('taxii_status')
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.drop_index('ix_releases_object')

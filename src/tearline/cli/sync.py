@@ -1,0 +1,106 @@
+"""`tearline sync pull|push [CODE]`: one federation run with every peer (or one).
+
+Exit code 1 when any peer failed (the others still ran); refused objects are listed, not fatal.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tearline.cli.common import node_of, out, print_json
+from tearline.errors import EXIT_ERROR
+
+app = typer.Typer(help="Pull from and push to peers' TAXII servers.", no_args_is_help=True)
+
+
+def _run(ctx: typer.Context, direction: str, code: str | None, as_json: bool) -> None:
+    from tearline.services.sync import federation_of
+
+    with node_of(ctx) as node:
+        reports = federation_of(node).run(direction, code)
+    if as_json:
+        print_json([r.to_json() for r in reports])
+    else:
+        t = Table(title=f"sync {direction}")
+        for col in ("peer", "stored" if direction == "pull" else "accepted", "duplicates", "refused", "withheld",
+                    "pages", "error"):
+            t.add_column(col)
+        for r in reports:
+            t.add_row(r.peer, str(r.objects), str(r.duplicates), str(r.rejected), str(r.withheld), str(r.pages),
+                      r.error or "")
+        out.print(t)
+        refused = [(r.peer, x) for r in reports for x in r.rejections]
+        if refused:
+            rt = Table(title="refused objects")
+            for col in ("peer", "id", "version", "reason"):
+                rt.add_column(col)
+            for peer, x in refused[:200]:
+                rt.add_row(peer, x.stix_id, x.version, x.reason)
+            out.print(rt)
+            if len(refused) > 200:
+                out.print(f"... and {len(refused) - 200} more (all in the node's sync rejections)")
+    if any(r.error for r in reports):
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command("pull")
+def pull(
+    ctx: typer.Context,
+    code: Annotated[str | None, typer.Argument(help="one peer (default: every peer)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fetch what peers added since the last pull; resumes where an interrupted pull stopped."""
+    _run(ctx, "pull", code, as_json)
+
+
+@app.command("push")
+def push(
+    ctx: typer.Context,
+    code: Annotated[str | None, typer.Argument(help="one peer (default: every peer)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Send peers what the release pipeline releases to them and they have not confirmed yet."""
+    _run(ctx, "push", code, as_json)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `90`, `90s`, `5m`, `1h`; a bad value is an invalid-input error."""
+    import re
+
+    from tearline.errors import InvalidInput
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise InvalidInput(f"bad duration `{text}` (e.g. `30s`, `5m`, `1h`)")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def start_background(settings: object, every_s: float) -> tuple[object, object]:
+    """A daemon thread that syncs with every peer every ``every_s`` seconds over its own node; returns
+    (thread, stop event)."""
+    import threading
+
+    from tearline.bootstrap import open_node
+    from tearline.cli.common import err
+    from tearline.services.sync import federation_of, sync_forever
+
+    stop = threading.Event()
+
+    def report(r: object) -> None:
+        error = getattr(r, "error", None)
+        if error:
+            err.print(f"sync {getattr(r, 'direction', '')} with {getattr(r, 'peer', '')} failed: {error}", markup=False)
+
+    def main() -> None:
+        node = open_node(settings)  # type: ignore[arg-type]
+        try:
+            sync_forever(federation_of(node), every_s, stop, report)
+        finally:
+            node.close()
+
+    thread = threading.Thread(target=main, name="tearline-sync", daemon=True)
+    thread.start()
+    return thread, stop
