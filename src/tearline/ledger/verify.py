@@ -20,6 +20,7 @@ import argparse
 import base64
 import binascii
 import json
+import os
 import re
 import sys
 import urllib.parse
@@ -302,9 +303,12 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return acc
 
 
-def _get_json(base: str, path: str, params: dict[str, int], timeout: float) -> Any:
+def _get_json(base: str, path: str, params: dict[str, int], timeout: float, token: str | None = None) -> Any:
     url = base.rstrip("/") + path + ("?" + urllib.parse.urlencode(params) if params else "")
-    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
@@ -318,9 +322,10 @@ def check_node(
     leaf: str,
     previous: SignedHead | None = None,
     timeout: float = 30.0,
+    token: str | None = None,
 ) -> str:
     """Check a live node: its latest head, one leaf's inclusion, and growth from ``previous``."""
-    head = SignedHead.from_json(_get_json(base, "/ledger/v1/head", {}, timeout))
+    head = SignedHead.from_json(_get_json(base, "/ledger/v1/head", {}, timeout, token))
     verify_head(head, public_key)
     leaf_path = Path(leaf)
     if leaf_path.is_file():
@@ -332,7 +337,7 @@ def check_node(
         leaf_hash = hash_leaf(data)
     elif leaf.isdigit():
         seq = int(leaf)
-        page = _get_json(base, "/ledger/v1/leaves", {"start": seq, "end": seq + 1}, timeout)
+        page = _get_json(base, "/ledger/v1/leaves", {"start": seq, "end": seq + 1}, timeout, token)
         try:
             entry = page["leaves"][0]
             leaf_hash = _unhex(entry["leaf_hash"])
@@ -344,14 +349,14 @@ def check_node(
         raise UnusableInput(f"`{leaf}` is neither a leaf file nor a seq")
     if not isinstance(seq, int) or not 0 <= seq < head.size:
         raise VerificationError(f"seq {seq!r} is not in the tree of size {head.size}")
-    proof = _get_json(base, "/ledger/v1/proof/inclusion", {"seq": seq, "size": head.size}, timeout)
+    proof = _get_json(base, "/ledger/v1/proof/inclusion", {"seq": seq, "size": head.size}, timeout, token)
     verify_inclusion(seq, head.size, leaf_hash, _hash_list(proof), head.root)
     if previous is not None:
         verify_head(previous, public_key)
         if previous.origin != head.origin:
             raise VerificationError(f"previous head is of `{previous.origin}`, not `{head.origin}`")
         params = {"first": previous.size, "second": head.size}
-        cons = _get_json(base, "/ledger/v1/proof/consistency", params, timeout)
+        cons = _get_json(base, "/ledger/v1/proof/consistency", params, timeout, token)
         verify_consistency(previous.size, head.size, previous.root, head.root, _hash_list(cons))
     grown = f", consistent with size {previous.size}" if previous is not None else ""
     return f"OK: seq {seq} included in the tree of size {head.size} of `{head.origin}`{grown}"
@@ -378,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--public-key", required=True, metavar="KEY", help="PEM file, or raw key hex/base64")
     parser.add_argument("--leaf", metavar="FILE_OR_SEQ", help="with --url: your leaf file, or a seq")
     parser.add_argument("--previous-head", metavar="FILE", help="with --url: a head seen before (json)")
+    parser.add_argument("--token-file", metavar="FILE",
+                        help="with --url: file holding your partner token (or set TEARLINE_TOKEN)")
     args = parser.parse_args(argv)
     try:
         key = load_public_key(args.public_key)
@@ -395,7 +402,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise UnusableInput(f"`{args.previous_head}`: {exc}") from None
                 except ValueError:
                     raise UnusableInput(f"`{args.previous_head}` is not json") from None
-            print(check_node(args.url, key, args.leaf, prev))
+            token = os.environ.get("TEARLINE_TOKEN") or None
+            if args.token_file:
+                token = Path(args.token_file).read_text("utf-8").strip()
+            print(check_node(args.url, key, args.leaf, prev, token=token))
     except VerificationError as exc:
         print(f"FAILED: {exc}")
         return 1

@@ -9,12 +9,13 @@ Bodies are fetched separately, by ``seq``, only for rows that must go through th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, case, or_, select
 
-from tearline.store.schema import objects
+from tearline.store.nodes import bump_epoch
+from tearline.store.schema import objects, releases
 
 Position = tuple[int, int]  # (date_added_us, seq)
 
@@ -125,7 +126,8 @@ def full_rows(conn: Connection, seqs: Sequence[int]) -> list[object]:
 
 
 def delete_versions(conn: Connection, collection_id: str, seqs: Sequence[int]) -> int:
-    """Delete stored versions of one collection by ``seq``; returns how many went."""
+    """Delete stored versions of one collection by ``seq``; returns how many went (and bumps the
+    change epoch in the same transaction when any did)."""
     total = 0
     ordered = sorted(set(seqs))
     for start in range(0, len(ordered), 500):
@@ -134,6 +136,8 @@ def delete_versions(conn: Connection, collection_id: str, seqs: Sequence[int]) -
             objects.delete().where(objects.c.collection_id == collection_id, objects.c.seq.in_(part))
         )
         total += int(result.rowcount or 0)
+    if total:
+        bump_epoch(conn)  # what partners are served changed
     return total
 
 
@@ -152,3 +156,20 @@ def light_by_seq(conn: Connection, seqs: Sequence[int]) -> list[LightRow]:
         part = ordered[start : start + 500]
         out.extend(_light(conn.execute(select(*_LIGHT).where(objects.c.seq.in_(part)))))
     return sorted(out, key=lambda r: r.position)
+
+
+def count_deliveries(conn: Connection, counts: Mapping[int, int], last_us: Mapping[int, int]) -> None:
+    """Add repeat deliveries to release records (``releases.deliveries``), in one statement run
+    for every record; ``last_us`` only moves forward."""
+    if not counts:
+        return
+    t = bindparam("b_t")
+    stmt = (
+        releases.update()
+        .where(releases.c.id == bindparam("b_id"))
+        .values(
+            deliveries=releases.c.deliveries + bindparam("b_n"),
+            last_us=case((releases.c.last_us > t, releases.c.last_us), else_=t),
+        )
+    )
+    conn.execute(stmt, [{"b_id": rid, "b_n": n, "b_t": last_us.get(rid, 0)} for rid, n in sorted(counts.items())])

@@ -22,6 +22,7 @@ that a newer withheld version exists.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,7 +38,8 @@ from tearline.store.pages import LightRow, Match, Position
 from tearline.web.taxii.filters import VersionFilter
 from tearline.web.taxii.index import IndexCache, VisibleIndex
 
-Stamp = tuple[int, int, str]
+Stamp = tuple[int, int, str, int]  # profile version, decision generation, term version, expiry
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the web layer never imports the composition root at run time
     from tearline.bootstrap import Node
@@ -48,6 +50,8 @@ class Entry:
     stamp: Stamp
     body: bytes | None  # None: withheld
     delivered: bool  # made with the record stage on
+    release_id: int | None = None  # the release record of a delivery
+    ledger_seq: int | None = None  # the ledger entry that recorded it
 
 
 class ReleaseCache:
@@ -96,56 +100,70 @@ class _NoView:
 @dataclass
 class Item:
     row: LightRow
-    body: bytes | None = None
+    body: bytes
+    ledger_seq: int
+    release_id: int
+    repeat: bool  # delivered before under the same stamp: a repeat, counted but not recorded again
 
 
 class PartnerReader:
     """One request's reading of the node as one partner sees it, at one instant."""
 
     def __init__(self, node: Node, cache: ReleaseCache, partner: str, at: datetime,
-                 indexes: IndexCache | None = None) -> None:
+                 indexes: IndexCache | None = None, *, refresh_gate: bool = True,
+                 expires_us: int | None = None) -> None:
         self.node = node
         self.cache = cache
         self.indexes = indexes or IndexCache()
         self.partner = partner
         self.at = at
+        expiry = -1 if expires_us is None else expires_us  # the next time-based change (embargo)
         try:
             view = node.decisions.view(partner, at=at)
             self.view: object = view
-            node.gate.refresh()  # new protected terms invalidate every cached outcome
-            self.stamp: Stamp = (view.profile.version, view.generation, node.gate.version or "")
+            if refresh_gate:  # new protected terms invalidate every cached outcome
+                node.gate.refresh()
+            self.stamp: Stamp = (view.profile.version, view.generation, node.gate.version or "", expiry)
             self._released = view.released
         except LookupError:
             self.view = _NoView()
-            self.stamp = (-1, -1, "")
+            self.stamp = (-1, -1, "", expiry)
             self._released = _NoView().released
 
     # -- the two tests ------------------------------------------------------------------------
-    def outcomes(self, conn: Connection, rows: Sequence[LightRow], *, deliver: bool) -> dict[int, bytes | None]:
-        """seq -> released bytes (None: withheld) for rows the view releases; pipeline on misses."""
-        result: dict[int, bytes | None] = {}
+    def _outcomes(self, conn: Connection, rows: Sequence[LightRow], *,
+                  deliver: bool) -> tuple[dict[int, Entry], set[int]]:
+        """seq -> outcome for every row (withheld: ``body`` None), and the seqs the pipeline ran on
+        now (the rest came from the cache)."""
+        withheld = Entry(self.stamp, None, False)
+        result: dict[int, Entry] = {}
         need: list[int] = []
         for r in rows:
             if not self._released(r.seq, r.date_added_us):
-                result[r.seq] = None
+                result[r.seq] = withheld
                 continue
             entry = self.cache.get(self.partner, r.seq, self.stamp)
             if entry is None or (deliver and entry.body is not None and not entry.delivered):
                 need.append(r.seq)
             else:
-                result[r.seq] = entry.body
+                result[r.seq] = entry
         if need:
             full = pages.full_rows(conn, need)
             for out in self.node.release.release(self.partner, full, channel="taxii", at=self.at, record=deliver):
-                result[out.seq] = out.body
+                entry = Entry(self.stamp, out.body, deliver, out.release_id, out.ledger_seq)
+                result[out.seq] = entry
                 if out.body is not None or out.verdict is Verdict.WITHHOLD:
-                    self.cache.put(self.partner, out.seq, Entry(self.stamp, out.body, deliver))
+                    self.cache.put(self.partner, out.seq, entry)
             for seq in need:
-                result.setdefault(seq, None)
-            refused = [seq for seq in need if result[seq] is None]
+                result.setdefault(seq, withheld)
+            refused = [seq for seq in need if result[seq].body is None]
             if refused:  # released by the view, withheld by the pipeline: indexes must forget them
                 self.indexes.add_withheld(self.partner, self.stamp, refused)
-        return result
+        return result, set(need)
+
+    def outcomes(self, conn: Connection, rows: Sequence[LightRow], *, deliver: bool) -> dict[int, bytes | None]:
+        """seq -> released bytes (None: withheld) for rows the view releases; pipeline on misses."""
+        return {seq: e.body for seq, e in self._outcomes(conn, rows, deliver=deliver)[0].items()}
 
     def visible(self, conn: Connection, rows: Sequence[LightRow]) -> list[LightRow]:
         outs = self.outcomes(conn, rows, deliver=False)
@@ -240,9 +258,20 @@ class PartnerReader:
         return sorted(self.visible(conn, cand), key=lambda r: r.position)
 
     def deliver(self, conn: Connection, rows: Sequence[LightRow]) -> list[Item]:
-        """The bytes to send for rows already chosen (recorded by the pipeline on first delivery)."""
-        outs = self.outcomes(conn, rows, deliver=True)
-        return [Item(r, outs[r.seq]) for r in rows if outs.get(r.seq) is not None]
+        """The bytes to send for rows already chosen, each with the ledger entry that recorded it:
+        a first delivery is recorded by the pipeline before its bytes are returned; a repeat
+        (delivered bytes from the cache) is marked so the caller counts it."""
+        outs, ran = self._outcomes(conn, rows, deliver=True)
+        items: list[Item] = []
+        for r in rows:
+            e = outs.get(r.seq)
+            if e is None or e.body is None:
+                continue
+            if e.ledger_seq is None or e.release_id is None:  # never hand out unrecorded bytes
+                log.error("release of seq %s to %s has no ledger entry; not sent", r.seq, self.partner)
+                continue
+            items.append(Item(r, e.body, e.ledger_seq, e.release_id, r.seq not in ran))
+        return items
 
 
 def window(rows: Sequence[LightRow], match: Match, after: Position | None, limit: int) -> tuple[list[LightRow], bool]:
