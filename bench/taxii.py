@@ -228,7 +228,9 @@ def main() -> None:
                 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
                 try:
                     wait_up(url + "/", proc)
-                    with httpx.Client(base_url=url, headers={"Accept": TAXII}) as c:  # warm every worker's cache
+                    # warm every worker's caches: a new connection per request lets each worker take some
+                    with httpx.Client(base_url=url, headers={"Accept": TAXII, "Connection": "close"},
+                                      timeout=600) as c:
                         for _ in range(workers + 1):
                             for auth, path in mix:
                                 c.get(path, headers={"Authorization": auth})

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.test_scanner import LETTERS, disguise
 
 from tearline.asgi import build_app
 from tearline.bootstrap import create_node
@@ -27,7 +28,6 @@ from tearline.services.intake import IngestSummary, Prepared
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
 from tearline.store import nodes
-from tests.unit.test_scanner import LETTERS, disguise
 
 TAXII = "application/taxii+json;version=2.1"
 PARTNERS = ("USA", "NZL")

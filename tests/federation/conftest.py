@@ -93,7 +93,7 @@ class Proxy:
                 resp = httpx.request(self.command, proxy.target + self.path, headers=headers, content=body, timeout=60)
                 data = resp.content
                 cut = False
-                if self.command == "GET" and "/objects/" in self.path and self.path.count("/objects/") == 1:
+                if self.command == "GET" and self.path.split("?", 1)[0].endswith("/objects/"):
                     proxy.pages += 1
                     cut = proxy.cutting and proxy.pages >= proxy.cut_from
                 self.send_response(resp.status_code)

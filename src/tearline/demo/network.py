@@ -267,11 +267,11 @@ def run_network(out_dir: Path, console: Console, *, size: int = 500, new_items: 
                 topic_after[s.code] = {r: len((flows2[s.code][r] - flows1[s.code][r]) & tagged)
                                        for r in flows2[s.code]}
             console.print(_matrix(f"new {TOPIC} versions after the scale-back", topic_after))
-            for s in SCALERS:
-                if topic_after[s][TARGET]:
-                    n = topic_after[s][TARGET]
-                    problems.append(f"{s} sent {n} {TOPIC} versions to {TARGET} after scaling back")
-            if not any(topic_after[s][TARGET] for s in CODES if s not in SCALERS and s != TARGET):
+            for code in SCALERS:
+                if topic_after[code][TARGET]:
+                    n = topic_after[code][TARGET]
+                    problems.append(f"{code} sent {n} {TOPIC} versions to {TARGET} after scaling back")
+            if not any(topic_after[c][TARGET] for c in CODES if c not in SCALERS and c != TARGET):
                 problems.append(f"no {TOPIC} reached {TARGET} from a node that did not scale back: the check is empty")
         rejections = 0
         for m in members:

@@ -27,7 +27,6 @@ import orjson
 
 from tearline.canonical import to_micros
 from tearline.clock import Clock
-from tearline.crypto.sealing import open_value, seal_value
 from tearline.errors import InvalidInput, NotFound, TearlineError
 from tearline.model.partners import check_code
 from tearline.store import partners as partners_store
@@ -120,7 +119,8 @@ class PeerClient:
         """The API root: discovery's ``default``, else its first ``api_roots`` entry."""
         if self._root is None:
             doc = self.json(self.request("GET", self.peer.url), "discovery")
-            root = doc.get("default") or next(iter(doc.get("api_roots") or []), None)
+            roots = doc.get("api_roots")
+            root = doc.get("default") or (roots[0] if isinstance(roots, list) and roots else None)
             if not isinstance(root, str) or not root:
                 raise PeerError(f"peer `{self.peer.code}` names no api root at discovery")
             root = urljoin(self.peer.url, root)
@@ -176,8 +176,6 @@ class Peers:
         self.db = db
         self.clock = clock
         self.vault = vault
-        with db.write() as conn:
-            store.ensure_tables(conn)
 
     def add(self, code: str, url: str, token: str, collections: Sequence[str] = ()) -> Peer:
         try:
@@ -195,15 +193,15 @@ class Peers:
         with self.db.write() as conn:
             if partners_store.get_partner(conn, code) is None:
                 raise NotFound(f"no partner `{code}`: add it with `tearline partner add` first")
-            number, key = self.vault._current_key(conn)
-            sealed = seal_value(key, _record(code), "token", token)
-            store.put_peer(conn, store.PeerRow(code, url, cols, number, sealed, to_micros(self.clock.now())))
+            self.vault.put_secret(conn, _record(code), "token", token)
+            store.put_peer(conn, store.PeerRow(code, url, cols, to_micros(self.clock.now())))
         return Peer(code, url, token, cols)
 
     def remove(self, code: str) -> None:
         with self.db.write() as conn:
             if not store.remove_peer(conn, code.upper()):
                 raise NotFound(f"no peer `{code}`")
+            self.vault.delete_secret(conn, _record(code.upper()), "token")
 
     def rows(self) -> list[store.PeerRow]:
         with self.db.read() as conn:
@@ -214,7 +212,9 @@ class Peers:
             row = store.get_peer(conn, code.upper())
             if row is None:
                 raise NotFound(f"no peer `{code}`")
-            token = open_value(self.vault._key(conn, row.token_key), _record(row.code), "token", row.token_sealed)
+            token = self.vault.get_secret(conn, _record(row.code), "token")
+            if token is None:
+                raise NotFound(f"peer `{code}` has no token: add it again with `tearline peer add`")
         return Peer(row.code, row.url, token, row.collections)
 
     def all(self) -> list[Peer]:
@@ -270,7 +270,7 @@ class Federation:
             store.set_health(conn, new)
 
     def health(self) -> list[store.Health]:
-        out = []
+        out: list[store.Health] = []
         with self.db.read() as conn:
             for p in store.list_peers(conn):
                 out.extend(store.get_health(conn, p.code, d) for d in ("pull", "push"))

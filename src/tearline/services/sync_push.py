@@ -56,7 +56,12 @@ class Pusher:
             scope = store.shared_collections(conn)
             done = store.pushed_seqs(conn, code) if unconfirmed else set()
             rows = list(store.push_candidates(conn, scope, code))
-        return [int(s) for s, added in rows if int(s) not in done and view.released(int(s), int(added))]
+        out: list[int] = []
+        for row in rows:
+            seq, added = int(row[0]), int(row[1])  # type: ignore[index]
+            if seq not in done and view.released(seq, added):
+                out.append(seq)
+        return out
 
     def releasable(self, code: str) -> list[Outcome]:
         """Everything a push offers the peer now, as the pipeline releases it (a preview: not recorded)."""

@@ -44,6 +44,7 @@ from tearline.model.sources import (
 )
 from tearline.sanitize.normalize import normalise
 from tearline.services.intake import SOURCE_TOKEN, ObjectCheck, cited_sources
+from tearline.store import nodes as nodes_store
 from tearline.store import vault as repo
 from tearline.store.engine import Database
 
@@ -287,6 +288,7 @@ class Vault:
                            now),
         )
         self._seal_into(conn, s.id, pairs, now)
+        nodes_store.bump_epoch(conn)  # served answers depend on terms and grades
 
     def _seal_into(self, conn: Connection, source_id: str, pairs: list[tuple[str, str]], now: int) -> None:
         number, key = self._current_key(conn)
@@ -301,6 +303,7 @@ class Vault:
         with self.db.write() as conn:
             row = self._find(conn, key)
             self._seal_into(conn, row.id, [("term", value)], self._now())
+            nodes_store.bump_epoch(conn)  # served answers depend on terms
             count = repo.term_counts(conn, TERM_KINDS).get(row.id, 0)
         self.changes += 1
         return _summary(row, count)
@@ -365,6 +368,22 @@ class Vault:
     def cover_ids(self) -> dict[str, str]:
         with self.db.read() as conn:
             return {r.cover: r.id for r in repo.sources(conn)}
+
+    # -- other secrets (peer tokens): sealed like identities, re-sealed by every rotation -----
+    def put_secret(self, conn: Connection, record_id: str, field: str, value: str) -> None:
+        """Seal ``value`` for ``(record_id, field)``, replacing any earlier one. ``field`` must not
+        be an identity kind: secrets are never protected terms."""
+        if field in TERM_KINDS:
+            raise InvalidInput(f"`{field}` is reserved for source identities")
+        repo.delete_fields(conn, record_id, field)
+        self._seal_into(conn, record_id, [(field, value)], self._now())
+
+    def get_secret(self, conn: Connection, record_id: str, field: str) -> str | None:
+        rows = repo.fields(conn, source_id=record_id, kinds=[field])
+        return self._open(conn, rows[-1]) if rows else None
+
+    def delete_secret(self, conn: Connection, record_id: str, field: str) -> None:
+        repo.delete_fields(conn, record_id, field)
 
     # -- helpers --------------------------------------------------------------------------
     def _open(self, conn: Connection, f: repo.FieldRow) -> str:

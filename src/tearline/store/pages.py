@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, and_, bindparam, case, or_, select
+from sqlalchemy import BindParameter, Connection, Select, and_, bindparam, case, or_, select
 
 from tearline.store.nodes import bump_epoch
 from tearline.store.schema import objects, releases
@@ -163,7 +163,7 @@ def count_deliveries(conn: Connection, counts: Mapping[int, int], last_us: Mappi
     for every record; ``last_us`` only moves forward."""
     if not counts:
         return
-    t = bindparam("b_t")
+    t: BindParameter[int] = bindparam("b_t")
     stmt = (
         releases.update()
         .where(releases.c.id == bindparam("b_id"))

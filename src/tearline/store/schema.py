@@ -274,3 +274,63 @@ users = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
 )
+
+# Federation: peers (their tokens are sealed vault secrets), pull cursors, versions a
+# peer confirmed, rejections in either direction, and each peer's health for backoff.
+sync_peers = Table(
+    "sync_peers",
+    metadata,
+    Column("code", String(16), primary_key=True),  # an existing partner code
+    Column("url", Text, nullable=False),  # the peer's TAXII discovery URL
+    Column("collections", Text, nullable=False),  # comma-joined ids or aliases to pull; "" = every readable one
+    Column("created_us", BigInteger, nullable=False),
+)
+
+# One pull cursor per (peer, remote collection): the `added_after` of the crawl in progress, its
+# `next` token (None between crawls) and the highest date added seen in it.
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("peer", String(16), primary_key=True),
+    Column("collection", String(160), primary_key=True),
+    Column("added_after", String(40), nullable=True),
+    Column("next", Text, nullable=True),
+    Column("high", String(40), nullable=True),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+# Every stored version confirmed by a peer (accepted or rejected): the push cursor is its highest
+# seq, and what is released but absent here is what a push sends next.
+sync_pushed = Table(
+    "sync_pushed",
+    metadata,
+    Column("peer", String(16), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("outcome", String(10), nullable=False),  # accepted | rejected
+    Column("at_us", BigInteger, nullable=False),
+)
+
+sync_rejections = Table(
+    "sync_rejections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("peer", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),  # pull | push
+    Column("stix_id", String(200), nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    UniqueConstraint("peer", "direction", "stix_id", "version", "reason"),
+    Index("ix_sync_rejections_peer", "peer", "id"),
+)
+
+sync_health = Table(
+    "sync_health",
+    metadata,
+    Column("peer", String(16), primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("last_ok_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("failures", Integer, nullable=False),
+    Column("next_try_us", BigInteger, nullable=False),
+)

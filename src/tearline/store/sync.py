@@ -1,10 +1,8 @@
 """Federation state: peers, pull cursors, what was pushed, rejections, per-peer health; and the
 reads reciprocity needs.
 
-The tables are attached to :data:`tearline.store.schema.metadata`; until they are part of the
-Alembic migration, :func:`ensure_tables` creates them (idempotent) when the sync services start.
-A peer's token is stored only sealed (AES-GCM under the vault's data key, see
-:mod:`tearline.services.sync`).
+The tables are in :mod:`tearline.store.schema`. A peer's token is not here: it is a sealed vault
+secret (``peer:<code>`` / ``token``), re-sealed by every vault key rotation.
 """
 
 from __future__ import annotations
@@ -13,87 +11,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     and_,
     select,
 )
 
-from tearline.store.schema import collections, metadata, objects, releases
-
-sync_peers = Table(
-    "sync_peers",
-    metadata,
-    Column("code", String(16), primary_key=True),  # an existing partner code
-    Column("url", Text, nullable=False),  # the peer's TAXII discovery URL
-    Column("collections", Text, nullable=False),  # comma-joined ids or aliases to pull; "" = every readable one
-    Column("token_key", Integer, nullable=False),  # vault data key number that sealed the token
-    Column("token_sealed", LargeBinary, nullable=False),  # nonce || ciphertext || tag
-    Column("created_us", BigInteger, nullable=False),
+from tearline.store.schema import (
+    collections,
+    objects,
+    releases,
+    sync_cursors,
+    sync_health,
+    sync_peers,
+    sync_pushed,
+    sync_rejections,
 )
-
-# One pull cursor per (peer, remote collection): the `added_after` of the crawl in progress, its
-# `next` token (None between crawls) and the highest date added seen in it.
-sync_cursors = Table(
-    "sync_cursors",
-    metadata,
-    Column("peer", String(16), primary_key=True),
-    Column("collection", String(160), primary_key=True),
-    Column("added_after", String(40), nullable=True),
-    Column("next", Text, nullable=True),
-    Column("high", String(40), nullable=True),
-    Column("updated_us", BigInteger, nullable=False),
-)
-
-# Every stored version confirmed by a peer (accepted or rejected): the push cursor is its highest
-# seq, and what is released but absent here is what a push sends next.
-sync_pushed = Table(
-    "sync_pushed",
-    metadata,
-    Column("peer", String(16), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("outcome", String(10), nullable=False),  # accepted | rejected
-    Column("at_us", BigInteger, nullable=False),
-)
-
-sync_rejections = Table(
-    "sync_rejections",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("peer", String(16), nullable=False),
-    Column("direction", String(8), nullable=False),  # pull | push
-    Column("stix_id", String(200), nullable=False),
-    Column("version", String(40), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("at_us", BigInteger, nullable=False),
-    UniqueConstraint("peer", "direction", "stix_id", "version", "reason"),
-    Index("ix_sync_rejections_peer", "peer", "id"),
-)
-
-sync_health = Table(
-    "sync_health",
-    metadata,
-    Column("peer", String(16), primary_key=True),
-    Column("direction", String(8), primary_key=True),
-    Column("last_ok_us", BigInteger, nullable=True),
-    Column("last_error", Text, nullable=True),
-    Column("failures", Integer, nullable=False),
-    Column("next_try_us", BigInteger, nullable=False),
-)
-
-TABLES = (sync_peers, sync_cursors, sync_pushed, sync_rejections, sync_health)
-
-
-def ensure_tables(conn: Connection) -> None:
-    metadata.create_all(conn, tables=list(TABLES), checkfirst=True)
 
 
 # -- peers ------------------------------------------------------------------------------------------
@@ -102,23 +34,20 @@ class PeerRow:
     code: str
     url: str
     collections: tuple[str, ...]
-    token_key: int
-    token_sealed: bytes
     created_us: int
 
 
 def _peer(row: object) -> PeerRow:
     r = row._mapping  # type: ignore[attr-defined]
     cols = tuple(c for c in str(r["collections"]).split(",") if c)
-    return PeerRow(r["code"], r["url"], cols, int(r["token_key"]), bytes(r["token_sealed"]), int(r["created_us"]))
+    return PeerRow(r["code"], r["url"], cols, int(r["created_us"]))
 
 
 def put_peer(conn: Connection, peer: PeerRow) -> None:
     conn.execute(sync_peers.delete().where(sync_peers.c.code == peer.code))
     conn.execute(
         sync_peers.insert().values(
-            code=peer.code, url=peer.url, collections=",".join(peer.collections), token_key=peer.token_key,
-            token_sealed=peer.token_sealed, created_us=peer.created_us,
+            code=peer.code, url=peer.url, collections=",".join(peer.collections), created_us=peer.created_us,
         )
     )
 

@@ -159,3 +159,10 @@ def reveals(conn: Connection, source_id: str | None = None) -> list[RevealRow]:
     if source_id is not None:
         q = q.where(vault_reveals.c.source_id == source_id)
     return [RevealRow(**r._mapping) for r in conn.execute(q)]
+
+
+def delete_fields(conn: Connection, source_id: str, field: str) -> int:
+    result = conn.execute(
+        vault_fields.delete().where(vault_fields.c.source_id == source_id, vault_fields.c.field == field)
+    )
+    return int(result.rowcount or 0)

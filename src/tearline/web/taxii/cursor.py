@@ -7,9 +7,9 @@ payload encrypted with AES-256-GCM, and the tag is the first 16 bytes of HMAC-SH
 bytes of an HMAC of the payload under its own key, as in SIV modes), not random: the same position
 of the same crawl always gets the same cursor, so a page URL repeats across crawls and a cached
 answer can be reused. Two different payloads get the same nonce only with the probability two
-random nonces would; what a partner learns is only that two cursors are equal, which it can see. The payload is encrypted, not just
-signed, because a ``seq`` is a node-wide counter: gaps between the numbers a partner saw would tell
-it how many versions it is not shown. ``scope`` names the endpoint and
+random nonces would; what a partner learns is only that two cursors are equal, which it can see.
+The payload is encrypted, not just signed, because a ``seq`` is a node-wide counter: gaps between
+the numbers a partner saw would tell it how many versions it is not shown. ``scope`` names the endpoint and
 collection (and object id for a version list); ``filter_digest`` is a hash of the request's
 filters. Nothing is kept in server memory, so a cursor works on any worker process and after a
 restart; a cursor that is tampered with, made under another key, or replayed by another partner,

@@ -17,15 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tearline.canonical import dumps, format_timestamp, from_micros
+from tearline.canonical import dumps, format_timestamp, from_micros, to_micros
 from tearline.errors import TearlineError
+from tearline.services.decisions import Stamp
 from tearline.store.pages import LightRow
 from tearline.web.taxii import filters as filters_mod
 from tearline.web.taxii.cursor import BadCursor
 from tearline.web.taxii.errors import TaxiiError, error_response, not_found, on_tearline_error
 from tearline.web.taxii.media import STIX_21, TAXII_21, acceptable, sendable
+from tearline.web.taxii.responses import Cached
 from tearline.web.taxii.service import Taxii
-from tearline.web.taxii.serving import window
+from tearline.web.taxii.serving import Item, window
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
@@ -37,15 +39,41 @@ def _taxii(request: Request) -> Taxii:
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Authenticate, check ``Accept``, run the handler, and shape every error."""
+    return _wrap(handler, keep=False)
 
+
+def kept(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """:func:`endpoint`, and a 200 answer to a GET is kept whole (:mod:`tearline.web.taxii.responses`)
+    and served again while the partner's change stamp holds. The stamp is taken before the handler
+    runs, and the handler reads the node as of the stamp's time (``request.state.stamp``)."""
+    return _wrap(handler, keep=True)
+
+
+def _wrap(handler: Handler, *, keep: bool) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
             service = _taxii(request)
             client = request.client.host if request.client else "unknown"
-            partner = await run_in_threadpool(service.auth.partner, request.headers.get("authorization"), client)
-            if not acceptable(request.headers.get("accept")):
-                raise TaxiiError(406, "the `Accept` header must allow `application/taxii+json;version=2.1`")
-            return await handler(request, partner)
+            authorization = request.headers.get("authorization")
+            if not (keep and request.method == "GET"):
+                partner = await run_in_threadpool(service.auth.partner, authorization, client)
+                _check_accept(request)
+                return await handler(request, partner)
+            partner, stamp, key, hit = await run_in_threadpool(
+                service.lookup, authorization, client, "GET", str(request.url), request.headers.get("accept", "")
+            )
+            _check_accept(request)
+            if hit is not None:
+                if hit.release_ids:
+                    service.deliveries.add(hit.release_ids, stamp.at_us)
+                return Replay(hit)
+            request.state.stamp = stamp
+            response = await handler(request, partner)
+            if response.status_code == 200:
+                ids = tuple(getattr(request.state, "release_ids", ()))
+                body = bytes(response.body)
+                service.responses.put(key, Cached(stamp, 200, tuple(response.raw_headers), body, ids))
+            return response
         except TaxiiError as exc:
             return error_response(exc)
         except TearlineError as exc:
@@ -59,6 +87,26 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     run.__doc__ = handler.__doc__
     run.__name__ = handler.__name__
     return run
+
+
+def _check_accept(request: Request) -> None:
+    if not acceptable(request.headers.get("accept")):
+        raise TaxiiError(406, "the `Accept` header must allow `application/taxii+json;version=2.1`")
+
+
+class Replay(Response):
+    """A kept answer sent again exactly as it was (status, headers, body)."""
+
+    def __init__(self, cached: Cached) -> None:
+        self.status_code = cached.status
+        self.body = cached.body
+        self.raw_headers = list(cached.headers)
+        self.background = None
+
+
+def _stamp_of(request: Request) -> Stamp | None:
+    stamp: Stamp | None = getattr(request.state, "stamp", None)
+    return stamp
 
 
 def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -100,7 +148,7 @@ def _query(request: Request, service: Taxii, *, versions: bool = True) -> filter
 
 
 # -- §4.1, §4.2, §4.3 ------------------------------------------------------------------------------
-@endpoint
+@kept
 async def discovery(request: Request, partner: str) -> Response:
     """Server Discovery (TAXII 2.1 §4.1): the node and its one API root."""
     service = _taxii(request)
@@ -115,7 +163,7 @@ async def discovery(request: Request, partner: str) -> Response:
     })
 
 
-@endpoint
+@kept
 async def api_root(request: Request, partner: str) -> Response:
     """Get API Root Information (TAXII 2.1 §4.2)."""
     service = _taxii(request)
@@ -141,7 +189,7 @@ async def status(request: Request, partner: str) -> Response:
 
 
 # -- §5.1, §5.2 ---------------------------------------------------------------------------------------
-@endpoint
+@kept
 async def collections(request: Request, partner: str) -> Response:
     """Get Collections (TAXII 2.1 §5.1): the collections this partner can read."""
     service = _taxii(request)
@@ -149,7 +197,7 @@ async def collections(request: Request, partner: str) -> Response:
     return _json({"collections": [service.collection_resource(r, partner) for r in rows]})
 
 
-@endpoint
+@kept
 async def collection(request: Request, partner: str) -> Response:
     """Get A Collection (TAXII 2.1 §5.2)."""
     service = _taxii(request)
@@ -159,11 +207,11 @@ async def collection(request: Request, partner: str) -> Response:
 
 # -- §5.3, §5.4 ---------------------------------------------------------------------------------------
 def _collection_page(service: Taxii, partner: str, key: str, flt: filters_mod.Filters, kind: str,
-                     ) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+                     stamp: Stamp | None = None) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
     row = service.collection(partner, key)
     scope = f"{kind}:{row.id}"
     after = _paged(service, partner, scope, flt)
-    reader = service.reader(partner)
+    reader = service.reader(partner, stamp=stamp)
     with service.node.db.read() as conn:
         rows, more = reader.page(conn, row.id, flt.match, flt.versions, after=after, limit=flt.limit)
         if kind == "objects":
@@ -180,13 +228,29 @@ def _envelope(head: dict[str, Any], bodies: Sequence[bytes]) -> bytes:
     return start + b',"objects":[' + b",".join(bodies) + b"]}"
 
 
-@endpoint
+LEDGER_HEADER = "X-Tearline-Ledger-Entries"
+
+
+def _delivered(request: Request, service: Taxii, head: dict[str, Any], items: Sequence[Item],
+               headers: dict[str, str]) -> Response:
+    """An objects envelope of released bytes, naming the ledger entry that recorded each object
+    (in ``objects`` order); repeats of earlier deliveries are counted."""
+    repeats = [i.release_id for i in items if i.repeat]
+    if repeats:
+        stamp = _stamp_of(request)
+        service.deliveries.add(repeats, stamp.at_us if stamp else to_micros(service.node.clock.now()))
+    request.state.release_ids = [i.release_id for i in items]
+    headers = {**headers, LEDGER_HEADER: ",".join(str(i.ledger_seq) for i in items)}
+    return Response(_envelope(head, [i.body for i in items]), media_type=TAXII_21, headers=headers)
+
+
+@kept
 async def manifest(request: Request, partner: str) -> Response:
     """Get Object Manifests (TAXII 2.1 §5.3): one record per chosen version the partner may see."""
     service = _taxii(request)
     flt = _query(request, service)
     head, rows, headers = await run_in_threadpool(
-        _collection_page, service, partner, request.path_params["collection_id"], flt, "manifest"
+        _collection_page, service, partner, request.path_params["collection_id"], flt, "manifest", _stamp_of(request)
     )
     head["objects"] = [
         {"date_added": _stamp(r.date_added_us), "id": r.stix_id, "media_type": STIX_21, "version": r.version}
@@ -202,15 +266,15 @@ async def objects(request: Request) -> Response:
     return await get_objects(request)
 
 
-@endpoint
+@kept
 async def get_objects(request: Request, partner: str) -> Response:
     """Get Objects (TAXII 2.1 §5.4): an envelope of released bytes, a keyset page at a time."""
     service = _taxii(request)
     flt = _query(request, service)
     head, items, headers = await run_in_threadpool(
-        _collection_page, service, partner, request.path_params["collection_id"], flt, "objects"
+        _collection_page, service, partner, request.path_params["collection_id"], flt, "objects", _stamp_of(request)
     )
-    return Response(_envelope(head, [i.body for i in items]), media_type=TAXII_21, headers=headers)
+    return _delivered(request, service, head, items, headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -249,13 +313,13 @@ async def add_objects(request: Request, partner: str) -> Response:
 
 # -- §5.6, §5.7, §5.8 ---------------------------------------------------------------------------------
 def _object_versions(service: Taxii, partner: str, key: str, stix_id: str, flt: filters_mod.Filters,
-                     kind: str) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+                     kind: str, stamp: Stamp | None = None) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
     if flt.match.ids or flt.match.types:
         raise TaxiiError(400, "`match[id]` and `match[type]` do not apply to one object", code="bad_filter")
     row = service.collection(partner, key)
     scope = f"{kind}:{row.id}:{stix_id}"
     after = _paged(service, partner, scope, flt)
-    reader = service.reader(partner)
+    reader = service.reader(partner, stamp=stamp)
     with service.node.db.read() as conn:
         visible = reader.of_id(conn, row.id, stix_id, flt.match.spec_versions)
         if not visible:
@@ -283,15 +347,16 @@ async def object_by_id(request: Request) -> Response:
     return await get_object(request)
 
 
-@endpoint
+@kept
 async def get_object(request: Request, partner: str) -> Response:
     """Get An Object (TAXII 2.1 §5.6): the chosen versions of one id (default the last one it may see)."""
     service = _taxii(request)
     flt = _query(request, service)
     head, items, headers = await run_in_threadpool(
-        _object_versions, service, partner, request.path_params["collection_id"], _object_id(request), flt, "object"
+        _object_versions, service, partner, request.path_params["collection_id"], _object_id(request), flt, "object",
+        _stamp_of(request),
     )
-    return Response(_envelope(head, [i.body for i in items]), media_type=TAXII_21, headers=headers)
+    return _delivered(request, service, head, items, headers)
 
 
 @endpoint
@@ -308,13 +373,14 @@ async def delete_object(request: Request, partner: str) -> Response:
     return Response(b"", status_code=200)
 
 
-@endpoint
+@kept
 async def versions(request: Request, partner: str) -> Response:
     """Get Object Versions (TAXII 2.1 §5.8): the versions of one id this partner may see."""
     service = _taxii(request)
     flt = _query(request, service, versions=False)
     head, rows, headers = await run_in_threadpool(
-        _object_versions, service, partner, request.path_params["collection_id"], _object_id(request), flt, "versions"
+        _object_versions, service, partner, request.path_params["collection_id"], _object_id(request), flt,
+        "versions", _stamp_of(request),
     )
     head["versions"] = [r.version for r in rows]
     return _json(head, headers=headers)

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tearline.canonical import dumps, format_timestamp, to_micros
+from tearline.canonical import dumps, format_timestamp, from_micros, to_micros
 from tearline.crypto.keys import load_cursor_key
 from tearline.model.markings import MarkedItem, Portion
+from tearline.services.decisions import Stamp
 from tearline.services.intake import IngestSummary, Prepared, version_of
 from tearline.stix.reader import RawObject, Unit
 from tearline.store import nodes, pages
@@ -31,6 +32,7 @@ from tearline.web.taxii.cursor import CursorCodec
 from tearline.web.taxii.errors import TaxiiError, not_found
 from tearline.web.taxii.filters import VersionFilter
 from tearline.web.taxii.index import IndexCache
+from tearline.web.taxii.responses import Cached, DeliveryCounter, Key, ResponseCache
 from tearline.web.taxii.serving import PartnerReader, ReleaseCache
 
 MAX_OBJECTS = 10_000
@@ -47,19 +49,25 @@ class Config:
     page_limit: int = 1000
     max_body_bytes: int = 10 * 1024 * 1024
     cache_bytes: int = 96 * 1024 * 1024
+    response_cache_bytes: int = 64 * 1024 * 1024
+    deliveries_flush_s: float = 2.0
     auth_burst: int = 20
     auth_refill_s: float = 1.0
     refresh_s: float = 2.0
 
 
 class Taxii:
-    """What every TAXII request shares: the node, the release cache, the cursor codec, auth."""
+    """What every TAXII request shares: the node, the caches, the cursor codec, auth."""
 
     def __init__(self, node: Node, config: Config) -> None:
         self.node = node
         self.config = config
         self.cache = ReleaseCache(config.cache_bytes)
         self.indexes = IndexCache()
+        self.responses = ResponseCache(config.response_cache_bytes)
+        self.deliveries = DeliveryCounter(node.db, interval_s=config.deliveries_flush_s)
+        self._seen_epoch = -1  # the newest change epoch a request has read
+        self._gate_epoch = -1  # the epoch at which the gate's term set was last refreshed
         self.cursors = CursorCodec(load_cursor_key(node.keys_dir))
         self.auth = Authenticator(
             self._token_hashes,
@@ -68,22 +76,55 @@ class Taxii:
         )
         self._collections: list[CollectionRow] = []
         self._collections_at = -1e9
+        self._collections_epoch = -1
         self._lock = threading.Lock()
 
     def _token_hashes(self) -> dict[str, str]:
         with self.node.db.read() as conn:
             return partners_store.token_hashes(conn)
 
-    def reader(self, partner: str, at: datetime | None = None) -> PartnerReader:
-        return PartnerReader(self.node, self.cache, partner, at or self.node.clock.now(), self.indexes)
+    def stamp(self, partner: str) -> Stamp:
+        """The partner's change stamp now (one read of the change epoch)."""
+        stamp = self.node.decisions.stamp(partner)
+        self._seen_epoch = max(self._seen_epoch, stamp.epoch)
+        return stamp
+
+    def lookup(self, authorization: str | None, client: str, method: str, url: str,
+               accept: str) -> tuple[str, Stamp, Key, Cached | None]:
+        """Authenticate, take the partner's stamp, and find a kept answer that still holds."""
+        partner = self.auth.partner(authorization, client)
+        stamp = self.stamp(partner)
+        key = (partner, method, url, accept)
+        return partner, stamp, key, self.responses.get(key, stamp.epoch, stamp.at_us)
+
+    def reader(self, partner: str, at: datetime | None = None, stamp: Stamp | None = None) -> PartnerReader:
+        """A reading of the node as ``partner`` sees it, at the time of ``stamp`` (taken now if none)."""
+        if stamp is None:
+            stamp = self.stamp(partner)
+        refresh = stamp.epoch != self._gate_epoch  # vault changes move the epoch
+        reader = PartnerReader(
+            self.node, self.cache, partner, at or from_micros(stamp.at_us), self.indexes,
+            refresh_gate=refresh, expires_us=stamp.expires_us,
+        )
+        if refresh:
+            self._gate_epoch = stamp.epoch
+        return reader
+
+    def close(self) -> None:
+        """Write the repeat deliveries still counted in memory (call on shutdown)."""
+        self.deliveries.close()
 
     # -- collections ------------------------------------------------------------------------
     def _all_collections(self) -> list[CollectionRow]:
+        """Re-read when the change epoch moved (a collection added) or every ``refresh_s``."""
         with self._lock:
-            if time.monotonic() - self._collections_at > self.config.refresh_s:
+            stale = time.monotonic() - self._collections_at > self.config.refresh_s
+            if stale or self._collections_epoch != self._seen_epoch:
+                epoch = self._seen_epoch
                 with self.node.db.read() as conn:
                     self._collections = nodes.list_collections(conn)
                 self._collections_at = time.monotonic()
+                self._collections_epoch = epoch
             return self._collections
 
     @staticmethod

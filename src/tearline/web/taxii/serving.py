@@ -8,12 +8,15 @@ example, a tearline version it cannot make yet), so listings and counts use its 
 
 Running the pipeline per request would re-render every object on every page, so its outcomes are
 kept in a bounded in-process LRU keyed by ``(partner, seq)`` and stamped with the partner's
-``(profile version, decision generation, protected-term version)``: a new profile version, an
-approval change or new versions bump the generation, and a new protected term changes the term
-version, so each invalidates every entry of that partner. Only final outcomes
+``(profile version, decision generation, protected-term version, next time-based change)``: a new
+profile version, an approval change or new versions bump the generation, a new protected term
+changes the term version, and an embargoed version becoming releasable (which can change what a
+reference-dropping tearline keeps) changes the last, so each invalidates every entry of that
+partner. Only final outcomes
 are kept (released bytes, or a withhold); a HOLD (embargo, pending approval) is asked again next
 time. An entry made for a listing (no delivery) is not a delivery: the first time those bytes go
-out in an objects response the pipeline runs again with its record stage on.
+out in an objects response the pipeline runs again with its record stage on, and the entry then
+keeps the release record and ledger entry, so sending it again is a counted repeat.
 
 ``match[version]=first|last`` choose among the versions *this partner may see*: the newest
 released version is "last" even when a newer one exists but is withheld, so a partner cannot learn

@@ -171,6 +171,52 @@ def upgrade() -> None:
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.create_index('ix_releases_object', ['stix_id', 'partner'], unique=False)
 
+    op.create_table('sync_cursors',
+    sa.Column('peer', sa.String(length=16), nullable=False),
+    sa.Column('collection', sa.String(length=160), nullable=False),
+    sa.Column('added_after', sa.String(length=40), nullable=True),
+    sa.Column('next', sa.Text(), nullable=True),
+    sa.Column('high', sa.String(length=40), nullable=True),
+    sa.Column('updated_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('peer', 'collection', name=op.f('pk_sync_cursors'))
+    )
+    op.create_table('sync_health',
+    sa.Column('peer', sa.String(length=16), nullable=False),
+    sa.Column('direction', sa.String(length=8), nullable=False),
+    sa.Column('last_ok_us', sa.BigInteger(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('next_try_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('peer', 'direction', name=op.f('pk_sync_health'))
+    )
+    op.create_table('sync_peers',
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('url', sa.Text(), nullable=False),
+    sa.Column('collections', sa.Text(), nullable=False),
+    sa.Column('created_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_sync_peers'))
+    )
+    op.create_table('sync_pushed',
+    sa.Column('peer', sa.String(length=16), nullable=False),
+    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('outcome', sa.String(length=10), nullable=False),
+    sa.Column('at_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('peer', 'seq', name=op.f('pk_sync_pushed'))
+    )
+    op.create_table('sync_rejections',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('peer', sa.String(length=16), nullable=False),
+    sa.Column('direction', sa.String(length=8), nullable=False),
+    sa.Column('stix_id', sa.String(length=200), nullable=False),
+    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('at_us', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_rejections')),
+    sa.UniqueConstraint('peer', 'direction', 'stix_id', 'version', 'reason', name=op.f('uq_sync_rejections_peer_direction_stix_id_version_reason'))
+    )
+    with op.batch_alter_table('sync_rejections', schema=None) as batch_op:
+        batch_op.create_index('ix_sync_rejections_peer', ['peer', 'id'], unique=False)
+
     op.create_table('taxii_status',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('partner', sa.String(length=16), nullable=False),
@@ -238,6 +284,14 @@ def downgrade() -> None:
     op.drop_table('vault_fields')
     op.drop_table('users')
     op.drop_table('taxii_status')
+    with op.batch_alter_table('sync_rejections', schema=None) as batch_op:
+        batch_op.drop_index('ix_sync_rejections_peer')
+
+    op.drop_table('sync_rejections')
+    op.drop_table('sync_pushed')
+    op.drop_table('sync_peers')
+    op.drop_table('sync_health')
+    op.drop_table('sync_cursors')
     with op.batch_alter_table('releases', schema=None) as batch_op:
         batch_op.drop_index('ix_releases_object')
 
