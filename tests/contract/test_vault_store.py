@@ -19,6 +19,7 @@ from tearline.errors import ConfigError, Conflict, InvalidInput, NotFound
 from tearline.ids import SeededIds
 from tearline.model.markings import Label, MarkedItem
 from tearline.model.sources import Grade, SourceIdentity
+from tearline.services.intake import cited_sources
 from tearline.services.vault import Vault, vault_object_check
 from tearline.store.schema import vault_fields, vault_keys, vault_reveals
 
@@ -259,7 +260,9 @@ def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault)
         "object `note--2`: `$.content` contains a protected term (cite the source as a `{{source:COVER}}` token)",
     ]
     assert not any(s in p for p in problems for s in SECRETS)
-    assert check({"type": "note", "id": "note--3", "content": "per {{source:heron}}"}, item) == [
+    cites = {"type": "note", "id": "note--3", "content": "per {{source:heron}}"}
+    # intake hands the check the label it made: the covers an object cites are its source refs
+    assert check(cites, MarkedItem(label=Label(source_refs=frozenset(cited_sources(cites))))) == [
         "object `note--3` cites unknown source `HERON`"
     ]
     vault.add_term("KESTREL", "Danube Crossing")  # a new term is seen without rebuilding the check

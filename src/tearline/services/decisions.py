@@ -123,6 +123,7 @@ class Decisions:
         self._views: dict[str, tuple[int, PartnerView]] = {}  # partner -> (epoch, view)
         self._histories: dict[str, tuple[int, list[ProfileVersion]]] = {}  # partner -> (epoch, history)
         self._added: tuple[int, npt.NDArray[np.int64]] | None = None  # (epoch, sorted date_added_us)
+        self._probe = nodes_store.EpochProbe(db)
 
     # -- label columns ----------------------------------------------------------------------
     def columns(self, conn: Connection | None = None) -> tuple[LabelColumns, list[str]]:
@@ -228,9 +229,8 @@ class Decisions:
 
     # -- change detection -----------------------------------------------------------------
     def epoch(self) -> int:
-        """The node's change epoch (one primary-key read)."""
-        with self.db.read() as conn:
-            return nodes_store.read_epoch(conn)
+        """The node's change epoch (one primary-key read on a kept connection)."""
+        return self._probe.read()
 
     def _history(self, partner: str, epoch: int) -> list[ProfileVersion]:
         """The partner's profile history, re-read only when the epoch moved (read after it)."""
@@ -244,13 +244,23 @@ class Decisions:
             self._histories[partner] = (epoch, history)
         return history
 
-    def stamp(self, partner: str, *, at: datetime | None = None) -> Stamp:
+    def stamp(self, partner: str, *, at: datetime | None = None, cached_only: bool = False) -> Stamp | None:
         """The partner's change stamp at ``at``: the epoch (one read) and the next time what it is
         served changes by the clock alone: a profile version taking effect, or an embargoed version
-        becoming releasable (conservatively: any stored version's ``date_added + embargo``)."""
+        becoming releasable (conservatively: any stored version's ``date_added + embargo``).
+        With ``cached_only``, None when that needs more than the epoch read (after a change)."""
         at = at or self.clock.now()
         at_us = to_micros(at)
         epoch = self.epoch()
+        if cached_only:
+            with self._lock:
+                known = self._histories.get(partner)
+                added = self._added
+            if known is None or known[0] != epoch:
+                return None
+            pv = profile_in_force(known[1], at)
+            if pv is not None and pv.profile.embargo > timedelta(0) and (added is None or added[0] != epoch):
+                return None
         history = self._history(partner, epoch)
         nxt = next_change(history, at)
         expires = to_micros(nxt) if nxt is not None else None

@@ -67,8 +67,20 @@ class StoredVersion:
 
 
 @functools.lru_cache(maxsize=4096)
-def label_text(label: Label) -> str:
-    return format_label(label)
+def label_columns(label: Label) -> tuple[Any, ...]:
+    """The stored label columns of a label, in `objects` column order (labels repeat: cached)."""
+    return (
+        format_label(label),
+        label.classification,
+        int(label.tlp),
+        label.noforn,
+        label.orcon,
+        ",".join(sorted(label.rel_to)),
+        ",".join(sorted(label.topics)),
+        ",".join(sorted(label.source_refs)),
+        label.originator,
+        None if label.further_sharing is None else ",".join(sorted(label.further_sharing)),
+    )
 
 
 def cited_sources(obj: Any, body: bytes | None = None) -> set[str]:
@@ -245,7 +257,7 @@ class Intake:
     def to_row(
         self, p: Prepared, collection_id: str, added_us: int, posted_by: str | None
     ) -> objects_store.NewVersion:
-        obj, label = p.obj, p.item.label
+        obj = p.obj
         body = p.body or dumps(obj)
         version = version_of(obj)
         portions = (
@@ -254,27 +266,18 @@ class Intake:
             else None
         )
         return objects_store.NewVersion(
-            collection_id=collection_id,
-            stix_id=obj["id"],
-            type=obj["type"],
-            version=version,
-            version_us=timestamp_micros(version),
-            spec_version=str(obj.get("spec_version", "2.1")),
-            date_added_us=added_us,
-            body=body,
-            sha256=hashlib.sha256(body).hexdigest(),
-            label=label_text(label),
-            classification=label.classification,
-            tlp=int(label.tlp),
-            noforn=label.noforn,
-            orcon=label.orcon,
-            rel_to=",".join(sorted(label.rel_to)),
-            topics=",".join(sorted(label.topics)),
-            source_refs=",".join(sorted(label.source_refs)),
-            originator=label.originator,
-            further_sharing=None if label.further_sharing is None else ",".join(sorted(label.further_sharing)),
-            portions=portions,
-            posted_by=posted_by,
+            collection_id,
+            obj["id"],
+            obj["type"],
+            version,
+            timestamp_micros(version),
+            str(obj.get("spec_version", "2.1")),
+            added_us,
+            body,
+            hashlib.sha256(body).hexdigest(),
+            *label_columns(p.item.label),
+            portions,
+            posted_by,
         )
 
     def _collection(self, key: str) -> str:

@@ -43,7 +43,7 @@ from tearline.model.sources import (
     parse_sources_csv,
 )
 from tearline.sanitize.normalize import normalise
-from tearline.services.intake import SOURCE_TOKEN, ObjectCheck, cited_sources
+from tearline.services.intake import SOURCE_TOKEN, ObjectCheck
 from tearline.store import nodes as nodes_store
 from tearline.store import vault as repo
 from tearline.store.engine import Database
@@ -444,9 +444,10 @@ def vault_object_check(vault: Vault, *, region: str = "GB", recheck_s: float = 1
     def check(obj: dict[str, Any], item: MarkedItem) -> list[str]:
         terms, covers = current()
         oid = obj.get("id", "?")
-        problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited_sources(obj)) if c not in covers]
+        cited = item.label.source_refs  # intake put every cited cover there
+        problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited) if c not in covers]
         if len(terms):
-            hits = terms.scan_json(dumps(_mask_tokens(obj)))
+            hits = terms.scan_json(dumps(_mask_tokens(obj) if cited else obj))
             problems.extend(
                 f"object `{oid}`: `{f}` contains a protected term (cite the source as a `{{{{source:COVER}}}}` token)"
                 for f in sorted({h.field for h in hits})

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Connection, Text, cast, func, select
 
+from tearline.errors import StorageError
+from tearline.store.engine import translate_errors
 from tearline.store.schema import collections, node_meta
+
+if TYPE_CHECKING:
+    from tearline.store.engine import Database
 
 
 def get_meta(conn: Connection) -> dict[str, str]:
@@ -87,3 +93,34 @@ def read_epoch(conn: Connection) -> int:
     """The change epoch (0 before the first change)."""
     value = conn.execute(select(node_meta.c.value).where(node_meta.c.key == EPOCH_KEY)).scalar()
     return int(value) if value is not None else 0
+
+
+class EpochProbe:
+    """Reads the change epoch with one statement on a raw pooled connection.
+
+    Serving reads the epoch on every request; a SQLAlchemy transaction costs ~150 µs on SQLite, a
+    bare statement on a connection checked out of the same pool ~12 µs. The connection goes back
+    to the pool at once (its reset ends any implicit transaction), so pool use stays as bounded as
+    every other read's.
+    """
+
+    _SQL = f"SELECT value FROM node_meta WHERE key = '{EPOCH_KEY}'"  # a constant: nothing to bind
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def read(self) -> int:
+        driver_error = self._db.engine.dialect.loaded_dbapi.Error
+        with translate_errors():  # (a pool checkout's errors are SQLAlchemy's)
+            conn = self._db.engine.raw_connection()
+            try:
+                cur = conn.cursor()
+                cur.execute(self._SQL)
+                row = cur.fetchone()
+                cur.close()
+            except driver_error as exc:
+                conn.invalidate()
+                raise StorageError(f"the database is unavailable or busy: {str(exc).splitlines()[0][:200]}") from exc
+            finally:
+                conn.close()
+        return int(row[0]) if row is not None else 0

@@ -102,7 +102,7 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
         return [(int(a), str(b), int(c)) for a, b, c in got]
     stmt = (
         pg_insert(objects)
-        .on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"])
+        .on_conflict_do_nothing(index_elements=["stix_id", "version_us", "collection_id"])
         .returning(objects.c.seq, objects.c.stix_id, objects.c.version_us)
     )
     got = conn.execute(stmt, [r._asdict() for r in rows])

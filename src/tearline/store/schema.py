@@ -76,9 +76,9 @@ objects = Table(
     Column("further_sharing", Text, nullable=True),  # None: unspecified
     Column("portions", Text, nullable=True),  # JSON [[selector, label text], ...]
     Column("posted_by", String(16), nullable=True),  # partner that posted it over TAXII
-    UniqueConstraint("collection_id", "stix_id", "version_us"),
+    # one index serves uniqueness and every look-up by id (and by id and version)
+    UniqueConstraint("stix_id", "version_us", "collection_id"),
     Index("ix_objects_page", "collection_id", "date_added_us", "seq"),
-    Index("ix_objects_stix_id", "stix_id", "version_us"),
 )
 
 partners = Table(

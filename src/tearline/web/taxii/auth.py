@@ -69,6 +69,11 @@ class Authenticator:
         self._loaded_at = -1e9
         self._lock = threading.Lock()
 
+    @property
+    def fresh(self) -> bool:
+        """Whether checking a token now needs no database read."""
+        return time.monotonic() - self._loaded_at <= self.refresh_s
+
     def _table(self) -> dict[str, str]:
         with self._lock:
             if time.monotonic() - self._loaded_at > self.refresh_s:

@@ -86,14 +86,24 @@ class Taxii:
     def stamp(self, partner: str) -> Stamp:
         """The partner's change stamp now (one read of the change epoch)."""
         stamp = self.node.decisions.stamp(partner)
+        assert stamp is not None
         self._seen_epoch = max(self._seen_epoch, stamp.epoch)
         return stamp
 
-    def lookup(self, authorization: str | None, client: str, method: str, url: str,
-               accept: str) -> tuple[str, Stamp, Key, Cached | None]:
-        """Authenticate, take the partner's stamp, and find a kept answer that still holds."""
+    def lookup(self, authorization: str | None, client: str, method: str, url: str, accept: str,
+               *, quick: bool = False) -> tuple[str, Stamp, Key, Cached | None] | None:
+        """Authenticate, take the partner's stamp, and find a kept answer that still holds.
+
+        ``quick``: only if that takes no more than the epoch read on SQLite (a few µs, so the event
+        loop may run it): the token table is fresh and nothing changed since the partner's last
+        stamp; else None, and the caller asks again from a worker thread."""
+        if quick and not (self.node.db.is_sqlite and self.auth.fresh):
+            return None
         partner = self.auth.partner(authorization, client)
-        stamp = self.stamp(partner)
+        stamp = self.node.decisions.stamp(partner, cached_only=quick)
+        if stamp is None:
+            return None
+        self._seen_epoch = max(self._seen_epoch, stamp.epoch)
         key = (partner, method, url, accept)
         return partner, stamp, key, self.responses.get(key, stamp.epoch, stamp.at_us)
 

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -48,8 +48,11 @@ if TYPE_CHECKING:  # the web layer never imports the composition root at run tim
     from tearline.bootstrap import Node
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One pipeline outcome. A tuple of plain values, so the cyclic garbage collector stops
+    tracking it once it survives a collection: tens of thousands of entries add nothing to the
+    full collections that would otherwise stall requests."""
+
     stamp: Stamp
     body: bytes | None  # None: withheld
     delivered: bool  # made with the record stage on

@@ -123,11 +123,10 @@ def upgrade() -> None:
     sa.Column('portions', sa.Text(), nullable=True),
     sa.Column('posted_by', sa.String(length=16), nullable=True),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_objects')),
-    sa.UniqueConstraint('collection_id', 'stix_id', 'version_us', name=op.f('uq_objects_collection_id_stix_id_version_us'))
+    sa.UniqueConstraint('stix_id', 'version_us', 'collection_id', name=op.f('uq_objects_stix_id_version_us_collection_id'))
     )
     with op.batch_alter_table('objects', schema=None) as batch_op:
         batch_op.create_index('ix_objects_page', ['collection_id', 'date_added_us', 'seq'], unique=False)
-        batch_op.create_index('ix_objects_stix_id', ['stix_id', 'version_us'], unique=False)
 
     op.create_table('partners',
     sa.Column('code', sa.String(length=16), nullable=False),
@@ -299,7 +298,6 @@ def downgrade() -> None:
     op.drop_table('profile_versions')
     op.drop_table('partners')
     with op.batch_alter_table('objects', schema=None) as batch_op:
-        batch_op.drop_index('ix_objects_stix_id')
         batch_op.drop_index('ix_objects_page')
 
     op.drop_table('objects')
