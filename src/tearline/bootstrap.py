@@ -14,6 +14,7 @@ from tearline.services.decisions import Decisions
 from tearline.services.gate import Gate
 from tearline.services.intake import Intake
 from tearline.services.ledger import Ledger
+from tearline.services.markings import MarkingRegistry
 from tearline.services.node import NodeInfo, init_node, read_node
 from tearline.services.release import ReleasePipeline
 from tearline.services.trust import Trust
@@ -63,6 +64,7 @@ class Node:
             decisions=self.decisions,
             gate=self.gate,
             sources=lambda show: self.vault.source_text(show_grade=show),
+            markings=MarkingRegistry(self.db, self.info),
         )
         self.insight = Insight(self.db, self.clock, self.trust, self.decisions, self.release)
 

@@ -239,3 +239,19 @@ def test_a_new_term_already_in_stored_objects_is_blocked_at_once(loaded):  # typ
 
         alert = alerts(conn)[0]
     assert alert.stix_id == target.stix_id and alert.field == "$.pattern" and planted not in alert.field
+
+
+def test_marking_definitions_are_served_as_far_as_their_labels_are(loaded):  # type: ignore[no-untyped-def]
+    node, scenario = loaded
+    rows = _rows(node)
+    for p in scenario.partners:
+        outs = node.release.release(p.code, rows[:300], channel="preview", record=False)
+        refs = {r for o in outs if o.body for r in loads(o.body).get("object_marking_refs", [])}
+        for ref in refs:  # everything a partner received, it can resolve
+            body = node.release.definition(p.code, ref)
+            assert body is not None and loads(body)["id"] == ref
+    usa_refs = {r for o in node.release.release("USA", rows, channel="preview", record=False) if o.body
+                for r in loads(o.body).get("object_marking_refs", [])}
+    deu = [r for r in usa_refs if node.release.definition("DEU", r) is None]
+    assert deu, "some labels USA sees are not DEU's to know"
+    assert node.release.definition("USA", "marking-definition--00000000-0000-4000-8000-000000000000") is None

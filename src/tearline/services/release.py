@@ -32,6 +32,7 @@ from tearline.policy.decide import decide, grade_visible, portion_kept
 from tearline.sanitize.tearline import make_tearline
 from tearline.services.decisions import Decisions, item_from_row
 from tearline.services.ledger import Ledger
+from tearline.services.markings import MarkingRegistry
 from tearline.services.node import NodeInfo
 from tearline.stix.markings import item_to_stix
 from tearline.store import approvals as approvals_store
@@ -114,6 +115,7 @@ class ReleasePipeline:
         decisions: Decisions | None = None,
         gate: Gate | None = None,
         sources: SourceText | None = None,
+        markings: MarkingRegistry | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -122,6 +124,7 @@ class ReleasePipeline:
         self.decisions = decisions  # for reference visibility (None: every reference is dropped)
         self.gate = gate  # None: no protected terms are configured
         self.sources = sources  # what a source token becomes (None: "a source")
+        self.markings = markings  # the node's marking definitions partners may fetch
         self.stages: dict[str, Stage] = {
             "decide": self._decide,
             "tearline": self._tearline,
@@ -168,6 +171,25 @@ class ReleasePipeline:
             history = partners_store.history(conn, partner)
             approved = approvals_store.approved_ids(conn, partner)
         return Context(partner, at, channel, profile_in_force(history, at), approved, record)
+
+    def definition(self, partner: str, definition_id: str, *, at: datetime | None = None) -> bytes | None:
+        """A marking definition the partner may see (see :mod:`tearline.services.markings`),
+        through the gate like every other outgoing byte; None when absent, not visible, or on any
+        error (fail closed)."""
+        if self.markings is None:
+            return None
+        at = at or self.clock.now()
+        try:
+            ctx = self._context(partner, at, "taxii", False)
+            body = self.markings.definition(definition_id, ctx.profile.profile if ctx.profile else None, at)
+            if body is not None and self.gate is not None:
+                self.gate.refresh()
+                if self.gate(body):
+                    return None
+            return body
+        except Exception:
+            log.exception("marking definition %s for %s", definition_id, partner)
+            return None
 
     # -- stages ---------------------------------------------------------------------------
     def _decide(self, ctx: Context, cands: list[Candidate]) -> None:

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -49,9 +49,7 @@ if TYPE_CHECKING:  # the web layer never imports the composition root at run tim
 
 
 class Entry(NamedTuple):
-    """One pipeline outcome. A tuple of plain values, so the cyclic garbage collector stops
-    tracking it once it survives a collection: tens of thousands of entries add nothing to the
-    full collections that would otherwise stall requests."""
+    """One pipeline outcome."""
 
     stamp: Stamp
     body: bytes | None  # None: withheld
@@ -61,33 +59,38 @@ class Entry(NamedTuple):
 
 
 class ReleaseCache:
-    """Pipeline outcomes per (partner, seq), bounded by the bytes they hold."""
+    """Pipeline outcomes per (partner, seq), bounded by the bytes they hold.
+
+    Entries are held as plain tuples of plain values: the cyclic garbage collector stops tracking
+    such a tuple once it survives a collection (it does not for a tuple subclass), so tens of
+    thousands of entries add nothing to the full collections that would otherwise stall requests.
+    """
 
     def __init__(self, max_bytes: int = 96 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, int], Entry] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], tuple[Any, ...]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, partner: str, seq: int, stamp: Stamp) -> Entry | None:
         with self._lock:
-            entry = self._items.get((partner, seq))
-            if entry is None or entry.stamp != stamp:
+            got = self._items.get((partner, seq))
+            if got is None or got[0] != stamp:
                 return None
             self._items.move_to_end((partner, seq))
-            return entry
+        return Entry._make(got)
 
     def put(self, partner: str, seq: int, entry: Entry) -> None:
         size = len(entry.body or b"") + 64
         with self._lock:
             old = self._items.pop((partner, seq), None)
             if old is not None:
-                self._bytes -= len(old.body or b"") + 64
-            self._items[(partner, seq)] = entry
+                self._bytes -= len(old[1] or b"") + 64
+            self._items[(partner, seq)] = tuple(entry)
             self._bytes += size
             while self._bytes > self.max_bytes and self._items:
                 _, gone = self._items.popitem(last=False)
-                self._bytes -= len(gone.body or b"") + 64
+                self._bytes -= len(gone[1] or b"") + 64
 
     @property
     def size_bytes(self) -> int:
