@@ -13,6 +13,7 @@ extended by ``seq`` watermark, so it never re-reads what it has seen.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 
 from tearline.canonical import dumps, from_micros, loads
 from tearline.model.labeltext import parse_label
-from tearline.model.markings import Label
+from tearline.model.markings import Label, Tlp
 from tearline.model.partners import TrustProfile
 from tearline.policy.decide import decide
 from tearline.services.node import NodeInfo
@@ -57,7 +58,9 @@ class MarkingRegistry:
                 _, defs = label_to_markings(label, created=self.node.created, created_by_ref=self.node.identity_id)
                 for d in defs:
                     if d["id"] not in _PUBLIC:
-                        self._by_id.setdefault(d["id"], (d, label))
+                        # the ACS definition says nothing of TLP (that is the public TLP definition),
+                        # so its visibility must not depend on it either
+                        self._by_id.setdefault(d["id"], (d, replace(label, tlp=Tlp.CLEAR)))
 
     def definition(self, definition_id: str, profile: TrustProfile | None, at: datetime) -> bytes | None:
         """The definition's bytes if ``profile``'s partner may see it, else None (as if absent)."""
