@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tearline.store.schema import gate_alerts, releases
 
@@ -23,23 +25,11 @@ class ReleaseEvent:
 
 def record(conn: Connection, event: ReleaseEvent) -> tuple[int, bool]:
     """Record a delivery. Returns (release id, first): repeat deliveries of the same bytes to the
-    same partner are counted, not recorded again."""
-    row = conn.execute(
-        select(releases.c.id).where(
-            releases.c.partner == event.partner,
-            releases.c.sha256 == event.sha256,
-            releases.c.verdict == event.verdict,
-        )
-    ).first()
-    if row is not None:
-        conn.execute(
-            releases.update()
-            .where(releases.c.id == row.id)
-            .values(deliveries=releases.c.deliveries + 1, last_us=event.at_us)
-        )
-        return int(row.id), False
-    result = conn.execute(
-        releases.insert().values(
+    same partner are counted, not recorded again. Safe when several processes deliver the same
+    bytes at once: exactly one of them records the first delivery."""
+    ins = pg_insert(releases) if conn.dialect.name == "postgresql" else sqlite_insert(releases)
+    stmt = (
+        ins.values(
             partner=event.partner,
             stix_id=event.stix_id,
             version=event.version,
@@ -51,8 +41,25 @@ def record(conn: Connection, event: ReleaseEvent) -> tuple[int, bool]:
             last_us=event.at_us,
             deliveries=1,
         )
+        .on_conflict_do_nothing(index_elements=["partner", "sha256", "verdict"])
+        .returning(releases.c.id)
     )
-    return int(result.inserted_primary_key[0]), True  # type: ignore[index]
+    inserted = conn.execute(stmt).scalar()
+    if inserted is not None:
+        return int(inserted), True
+    row = conn.execute(
+        select(releases.c.id).where(
+            releases.c.partner == event.partner,
+            releases.c.sha256 == event.sha256,
+            releases.c.verdict == event.verdict,
+        )
+    ).one()
+    conn.execute(
+        releases.update()
+        .where(releases.c.id == row.id)
+        .values(deliveries=releases.c.deliveries + 1, last_us=event.at_us)
+    )
+    return int(row.id), False
 
 
 def set_ledger_seq(conn: Connection, release_id: int, seq: int) -> None:
