@@ -91,12 +91,16 @@ def main() -> None:
             start = time.monotonic()
             until = start + args.seconds
             rss: dict[str, float] = {}
+            curve: list[tuple[float, float, int]] = []
 
             async def run() -> None:
                 who = [PARTNERS[i % len(PARTNERS)] for i in range(args.clients)]
                 tasks = [asyncio.create_task(client(url, p, tokens[p], until, stats, mine, errors)) for p in who]
                 await asyncio.sleep(10)
                 rss["10s"] = rss_kb(proc.pid) / 1024
+                while time.monotonic() < until - 1:  # the curve, to tell caches filling from a leak
+                    await asyncio.sleep(min(10.0, max(0.0, until - 1 - time.monotonic())))
+                    curve.append((time.monotonic() - start, rss_kb(proc.pid) / 1024, stats["requests"]))
                 await asyncio.gather(*tasks)
                 rss["end"] = rss_kb(proc.pid) / 1024
 
@@ -110,6 +114,8 @@ def main() -> None:
         print(f"errors: {len(errors)}  cross-partner objects: {stats['cross']}")
         print(f"resident memory (server + workers): {rss['10s']:.0f} MB after 10 s, {rss['end']:.0f} MB at the end "
               f"({growth:+.1%}; limit +20%)")
+        print("resident memory by time (s, MB, requests so far): "
+              + ", ".join(f"{t:.0f} s {mb:.0f} MB {n}" for t, mb, n in curve))
         ok = not errors and stats["cross"] == 0 and growth <= 0.20
         print("soak: " + ("passed" if ok else "FAILED") + (f" (first errors: {errors[:5]})" if errors else ""))
     finally:

@@ -8,7 +8,13 @@ floor (bench/taxii_floor.py: the same pages prebuilt in memory behind the same a
 server and worker count). Prints requests/s, p50, p99, bytes/s, the ratio to the floor, and the
 server's resident memory. Goals at 16 connections: >= 25% of the floor's requests/s, p99 <= 20 ms.
 
-Usage: python bench/taxii.py [--seconds 15] [--data-dir ../shared/data/attack]
+With ``--workers N>1`` uvicorn binds its listening socket with protocol 0, so asyncio does not set
+``TCP_NODELAY`` on accepted connections and every response waits on delayed ACKs (~40 ms; a trivial
+app drops from ~6,800 to ~90 requests/s). ``--nodelay`` starts both servers with a
+``sitecustomize`` that sets ``TCP_NODELAY`` whatever the protocol number, to show what the workers
+would do once ``tearline serve`` binds its socket itself; rows are marked ``+nd``.
+
+Usage: python bench/taxii.py [--seconds 15] [--data-dir ../shared/data/attack] [--workers 1,2] [--nodelay]
 """
 
 from __future__ import annotations
@@ -45,6 +51,20 @@ request = function()
   local headers = {["Authorization"] = lines[i][1], ["Accept"] = "application/taxii+json;version=2.1"}
   return wrk.format("GET", lines[i][2], headers)
 end
+"""
+
+
+NODELAY = """
+import socket
+from asyncio import base_events, selector_events
+
+
+def _set_nodelay(sock):
+    if sock.family in {socket.AF_INET, socket.AF_INET6} and sock.type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+base_events._set_nodelay = selector_events._set_nodelay = _set_nodelay
 """
 
 
@@ -180,6 +200,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "attack"))
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--nodelay", action="store_true", help="set TCP_NODELAY on accepted sockets (see above)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
@@ -225,6 +246,10 @@ def main() -> None:
                     cmd = [str(BIN / "uvicorn"), "--factory", "bench.taxii_floor:from_env", "--port", str(port),
                            "--workers", str(workers), "--log-level", "warning", "--no-server-header"]
                     env = {**os.environ, "TEARLINE_FLOOR_PAGES": str(floor_file), "PYTHONPATH": str(ROOT)}
+                if args.nodelay:
+                    (tmp / "nd").mkdir(exist_ok=True)
+                    (tmp / "nd" / "sitecustomize.py").write_text(NODELAY)
+                    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tmp / "nd"), env.get("PYTHONPATH")) if p)
                 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
                 try:
                     wait_up(url + "/", proc)
@@ -240,12 +265,13 @@ def main() -> None:
                 finally:
                     stop(proc)
 
+        tag = "+nd" if args.nodelay else ""
         print(f"\n{'server':<10}{'workers':>8}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'MB/s':>8}"
               f"{'non-2xx':>9}{'RSS MB':>8}{'vs floor':>10}")
         for (name, workers, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
             floor = results.get(("floor", workers, conns))
             ratio = f"{r['rps'] / floor['rps']:.0%}" if floor and name != "floor" else ""
-            print(f"{name:<10}{workers:>8}{conns:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            print(f"{name + tag:<10}{workers:>8}{conns:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
                   f"{r['bytes'] / 1e6:>8.1f}{r['non2xx']:>9.0f}{r['rss_mb']:>8.0f}{ratio:>10}")
         for workers in (int(w) for w in args.workers.split(",")):
             t, f = results.get(("tearline", workers, 16)), results.get(("floor", workers, 16))

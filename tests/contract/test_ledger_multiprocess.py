@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import orjson
 from sqlalchemy import create_engine, func, select
+from tests.helpers import cli_proc
 
 from tearline.store.schema import ledger_leaves, releases
-from tests.helpers import cli_proc
 
 TAXII = "application/taxii+json;version=2.1"
 PARTNERS = ("USA", "CAN", "AUS", "NZL")

@@ -1,9 +1,10 @@
 """`tearline serve`: the TAXII 2.1 server.
 
-Served by uvicorn (h11, asyncio): its import-string ``factory=True`` mode is what ``--workers`` needs
-and the HTTP layer is not the bottleneck (bench/taxii.py: the same Starlette stack serving prebuilt
-pages answers ~4,700 requests/s on one worker, tearline ~180-220). granian has not been measured
-against it yet; the choice should be revisited once per-request work is smaller. Every worker process
+Served by uvicorn (h11, asyncio): its import-string ``factory=True`` mode is what ``--workers`` needs.
+Measured with bench/taxii.py on the ATT&CK data, 16 connections: the floor (the same Starlette stack
+answering prebuilt pages) ~5,700 requests/s on one worker, tearline ~3,300-3,500 (about 60% of it).
+granian serves a trivial app faster (~17,000/s on one worker against uvicorn's ~6,800), but at
+tearline's per-request cost the server is not the limit; it remains the next thing to try. Every worker process
 builds its own app from the environment through the import-string factory
 ``tearline.asgi:from_env`` (uvicorn's ``factory=True``), so ``--workers N`` shares nothing but the
 database and the keys: cursors are stateless and each worker keeps its own release cache.
@@ -13,6 +14,7 @@ uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, then 
 from __future__ import annotations
 
 import os
+import socket
 from typing import Annotated, Any
 
 import typer
@@ -59,13 +61,34 @@ def serve(
 
 
 def _run(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
-    uvicorn.run(
-        FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
+    if workers == 1:
+        uvicorn.run(FACTORY, factory=True, host=host, port=port, log_level=log_level,
+                    timeout_graceful_shutdown=10, server_header=False)
+        return
+    # Several workers share one listening socket that uvicorn would create with protocol number 0;
+    # asyncio then never sets TCP_NODELAY on accepted connections and every response waits on a
+    # delayed ACK (~40 ms; bench/taxii.py). A socket made with IPPROTO_TCP passes it on to them.
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(FACTORY, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                            timeout_graceful_shutdown=10, server_header=False)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise typer.Exit(_bind_error(host, port, exc)) from None
+    sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> int:
+    from tearline.cli.common import err
+
+    err.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return 1

@@ -48,6 +48,7 @@ def create_app(
         try:
             yield
         finally:
+            service.close()  # write the repeat-delivery counts still held in memory
             if close_node:
                 node.close()
 

@@ -7,6 +7,7 @@ touches the database runs in the thread pool.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ from tearline.web.taxii import filters as filters_mod
 from tearline.web.taxii.cursor import BadCursor
 from tearline.web.taxii.errors import TaxiiError, error_response, not_found, on_tearline_error
 from tearline.web.taxii.media import STIX_21, TAXII_21, acceptable, sendable
-from tearline.web.taxii.responses import Cached
+from tearline.web.taxii.responses import Cached, Key
 from tearline.web.taxii.service import Taxii
 from tearline.web.taxii.serving import Item, window
 
@@ -60,22 +61,28 @@ def _wrap(handler: Handler, *, keep: bool) -> Callable[[Request], Awaitable[Resp
                 _check_accept(request)
                 return await handler(request, partner)
             args = (authorization, client, "GET", str(request.url), request.headers.get("accept", ""))
-            found = service.lookup(*args, quick=True)  # on the loop: the epoch read alone (SQLite)
-            if found is None:
-                found = await run_in_threadpool(service.lookup, *args)
-            assert found is not None
-            partner, stamp, key, hit = found
+            partner, stamp, key, hit = await _lookup(service, args)
             _check_accept(request)
+            making = service.making.get(key)
+            if hit is None and making is not None:  # the same answer is being made: wait, then look again
+                await asyncio.shield(making)
+                partner, stamp, key, hit = await _lookup(service, args)  # a fresh stamp
             if hit is not None:
                 if hit.release_ids:
                     service.deliveries.add(hit.release_ids, stamp.at_us)
                 return Replay(hit)
-            request.state.stamp = stamp
-            response = await handler(request, partner)
-            if response.status_code == 200:
-                ids = tuple(getattr(request.state, "release_ids", ()))
-                body = bytes(response.body)
-                service.responses.put(key, Cached(stamp, 200, tuple(response.raw_headers), body, ids))
+            done = service.making[key] = asyncio.get_running_loop().create_future()
+            try:
+                request.state.stamp = stamp
+                response = await handler(request, partner)
+                if response.status_code == 200:
+                    ids = tuple(getattr(request.state, "release_ids", ()))
+                    body = bytes(response.body)
+                    service.responses.put(key, Cached(stamp, 200, tuple(response.raw_headers), body, ids))
+            finally:
+                if service.making.get(key) is done:
+                    del service.making[key]
+                done.set_result(None)
             return response
         except TaxiiError as exc:
             return error_response(exc)
@@ -90,6 +97,14 @@ def _wrap(handler: Handler, *, keep: bool) -> Callable[[Request], Awaitable[Resp
     run.__doc__ = handler.__doc__
     run.__name__ = handler.__name__
     return run
+
+
+async def _lookup(service: Taxii, args: tuple[str | None, str, str, str, str]) -> tuple[str, Stamp, Key, Cached | None]:
+    found = service.lookup(*args, quick=True)  # on the loop: the epoch read alone (SQLite)
+    if found is None:
+        found = await run_in_threadpool(service.lookup, *args)
+    assert found is not None
+    return found
 
 
 def _check_accept(request: Request) -> None:

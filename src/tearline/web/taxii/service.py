@@ -8,6 +8,7 @@ other partner it and everything in it answers exactly like a collection id that 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -67,6 +68,7 @@ class Taxii:
         self.responses = ResponseCache(config.response_cache_bytes)
         self.deliveries = DeliveryCounter(node.db, interval_s=config.deliveries_flush_s)
         self._seen_epoch = -1  # the newest change epoch a request has read
+        self.making: dict[Key, asyncio.Future[None]] = {}  # answers being made (one at a time per key)
         self._gate_epoch = -1  # the epoch at which the gate's term set was last refreshed
         self.cursors = CursorCodec(load_cursor_key(node.keys_dir))
         self.auth = Authenticator(
