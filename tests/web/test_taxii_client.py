@@ -136,3 +136,17 @@ def test_post_status_and_delete_round_trip(small_live: Live) -> None:
             shared(small_live, "USA").objects_url + TWO_VERSIONS + "/",
             headers={"Accept": "application/taxii+json;version=2.1"},
         )
+
+
+def test_marking_definitions_of_received_objects_can_be_fetched(demo_live) -> None:  # type: ignore[no-untyped-def]
+    """Every marking a partner's objects reference resolves through Get An Object."""
+    with demo_live.client("USA") as c:
+        env = c.get("/api/collections/shared/objects/?limit=60").json()
+        refs = {r for o in env["objects"] for r in o.get("object_marking_refs", [])}
+        assert refs
+        for ref in refs:
+            r = c.get(f"/api/collections/shared/objects/{ref}/")
+            assert r.status_code == 200, ref
+            assert r.json()["objects"][0]["id"] == ref
+        unknown = c.get("/api/collections/shared/objects/marking-definition--00000000-0000-4000-8000-000000000000/")
+        assert unknown.status_code == 404

@@ -370,11 +370,26 @@ async def get_object(request: Request, partner: str) -> Response:
     """Get An Object (TAXII 2.1 §5.6): the chosen versions of one id (default the last one it may see)."""
     service = _taxii(request)
     flt = _query(request, service)
-    head, items, headers = await run_in_threadpool(
-        _object_versions, service, partner, request.path_params["collection_id"], _object_id(request), flt, "object",
-        _stamp_of(request),
-    )
+    oid = _object_id(request)
+    try:
+        head, items, headers = await run_in_threadpool(
+            _object_versions, service, partner, request.path_params["collection_id"], oid, flt, "object",
+            _stamp_of(request),
+        )
+    except TaxiiError as exc:
+        if exc.status != 404 or not oid.startswith("marking-definition--"):
+            raise
+        # the node's own marking definitions, as far as this partner may know the label they spell
+        body = await run_in_threadpool(_definition, service, partner, request.path_params["collection_id"], oid)
+        if body is None:
+            raise
+        return Response(_envelope({"more": False}, [body]), media_type=TAXII_21)
     return _delivered(request, service, head, items, headers)
+
+
+def _definition(service: Taxii, partner: str, collection: str, definition_id: str) -> bytes | None:
+    service.collection(partner, collection)  # an unreadable collection stays absent
+    return service.node.release.definition(partner, definition_id)
 
 
 @endpoint
