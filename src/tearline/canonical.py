@@ -72,7 +72,7 @@ def to_micros(at: datetime) -> int:
     """Microseconds since the Unix epoch (the stored, indexed form of a time)."""
     if at.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    delta = at.astimezone(UTC) - _EPOCH
+    delta = at - _EPOCH  # aware arithmetic: any offset is accounted for
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

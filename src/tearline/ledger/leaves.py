@@ -23,7 +23,6 @@ non-ASCII key) goes through :func:`tearline.canonical.jcs`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -121,7 +120,6 @@ def check(leaf: Mapping[str, Any]) -> tuple[str, str | None, int]:
     return str(kind), partner, at_us
 
 
-@functools.lru_cache(maxsize=1024)
 def _time_us(text: str) -> int:
     return to_micros(_parse_time(text))
 
@@ -134,19 +132,37 @@ def _parse_time(text: str) -> datetime:
 
 
 def _orjson_safe(value: Any) -> bool:
+    if type(value) is dict:
+        return _flat_safe(value)
     kind = type(value)
     if kind is str or value is None or kind is bool:
         return True
     if kind is int:
         return bool(-_SAFE_INT <= value <= _SAFE_INT)
     if kind is list:
-        return all(type(v) is str or _orjson_safe(v) for v in value)
-    if kind is dict:
-        # one pass over a flat leaf: ASCII keys (all keys at once), then only non-string values
-        if not "".join(value).isascii() or not all(type(k) is str for k in value):
-            return False
-        return all(type(v) is str or _orjson_safe(v) for v in value.values())
+        return all(_orjson_safe(v) for v in value)
     return False  # floats, subclasses, anything else: the reference encoder decides
+
+
+def _flat_safe(leaf: dict[Any, Any]) -> bool:
+    """The common case in one loop: a flat leaf with ASCII keys and string, integer, boolean, null
+    or list-of-string values (nested containers take the general path)."""
+    for k, v in leaf.items():
+        if type(k) is not str or not k.isascii():
+            return False
+        t = type(v)
+        if t is str or v is None or t is bool:
+            continue
+        if t is int:
+            if not -_SAFE_INT <= v <= _SAFE_INT:
+                return False
+        elif t is list:
+            for x in v:
+                if type(x) is not str and not _orjson_safe(x):
+                    return False
+        elif not _orjson_safe(v):
+            return False
+    return True
 
 
 def encode(leaf: Mapping[str, Any]) -> bytes:
