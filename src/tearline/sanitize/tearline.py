@@ -36,6 +36,7 @@ from typing import Any
 
 from tearline.model.markings import Label, MarkedItem, Portion
 from tearline.model.releases import Reason
+from tearline.stix.validate import REQUIRED, SCO_REQUIRED
 
 __all__ = [
     "SOURCE_TOKEN",
@@ -56,42 +57,8 @@ Step = str | int
 Path = tuple[Step, ...]
 
 _COMMON = ("type", "id", "spec_version", "created", "modified")
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "attack-pattern": ("name",),
-    "campaign": ("name",),
-    "course-of-action": ("name",),
-    "grouping": ("context", "object_refs"),
-    "identity": ("name",),
-    "incident": ("name",),
-    "indicator": ("pattern", "pattern_type", "valid_from"),
-    "infrastructure": ("name",),
-    "intrusion-set": ("name",),
-    "malware": ("is_family",),
-    "malware-analysis": ("product",),
-    "note": ("content", "object_refs"),
-    "observed-data": ("first_observed", "last_observed", "number_observed"),
-    "opinion": ("opinion", "object_refs"),
-    "report": ("name", "published", "object_refs"),
-    "threat-actor": ("name",),
-    "tool": ("name",),
-    "vulnerability": ("name",),
-    "relationship": ("relationship_type", "source_ref", "target_ref"),
-    "sighting": ("sighting_of_ref",),
-    "language-content": ("object_ref", "object_modified", "contents"),
-    "extension-definition": ("name", "schema", "version", "extension_types"),
-    "autonomous-system": ("number",),
-    "directory": ("path",),
-    "domain-name": ("value",),
-    "email-addr": ("value",),
-    "email-message": ("is_multipart",),
-    "ipv4-addr": ("value",),
-    "ipv6-addr": ("value",),
-    "mac-addr": ("value",),
-    "mutex": ("name",),
-    "network-traffic": ("protocols",),
-    "software": ("name",),
-    "url": ("value",),
-}
+# STIX 2.1's required properties per type: one table, shared with intake validation
+_REQUIRED: dict[str, tuple[str, ...]] = {**REQUIRED, **SCO_REQUIRED}
 _ENDPOINTS = {"relationship": ("source_ref", "target_ref"), "sighting": ("sighting_of_ref",)}
 # Items of these lists are STIX sub-objects with required keys of their own.
 _ITEM_REQUIRED = {"external_references": ("source_name",), "kill_chain_phases": ("kill_chain_name", "phase_name")}
