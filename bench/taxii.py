@@ -201,6 +201,8 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "attack"))
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--nodelay", action="store_true", help="set TCP_NODELAY on accepted sockets (see above)")
+    ap.add_argument("--scale", type=int, default=1,
+                    help="store the data N times (N-1 more collections) to see memory at N x the data")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
@@ -211,9 +213,14 @@ def main() -> None:
         t0 = time.perf_counter()
         tearline(data, "init")
         tearline(data, "ingest", "--label", "UNCLASSIFIED//TLP:CLEAR", *map(str, bundles))
+        for i in range(1, args.scale):
+            tearline(data, "collection", "add", f"copy-{i}")
+            tearline(data, "ingest", "--collection", f"copy-{i}", "--label", "UNCLASSIFIED//TLP:CLEAR",
+                     *map(str, bundles))
         tokens = {p: tearline(data, "partner", "add", p, "--name", p).splitlines()[-1].strip() for p in PARTNERS}
         took = time.perf_counter() - t0
-        print(f"node: {len(bundles)} ATT&CK bundles, {len(PARTNERS)} partners, built in {took:.1f} s")
+        print(f"node: {len(bundles)} ATT&CK bundles x {args.scale} (the data {args.scale} times), "
+              f"{len(PARTNERS)} partners, built in {took:.1f} s")
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
