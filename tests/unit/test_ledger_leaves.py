@@ -153,3 +153,20 @@ def test_check_reads_other_stix_precisions(text: str) -> None:
 def test_check_refuses_near_stix_times(text: str) -> None:
     with pytest.raises(InvalidInput):
         leaves.check({"kind": "reveal", "seq": 0, "time": text})
+
+
+def test_built_leaves_are_checked_once_and_stay_canonical() -> None:
+    import pytest as _pytest
+
+    from tearline.canonical import jcs
+    from tearline.errors import InvalidInput
+    from tearline.ledger import leaves as lv
+
+    at = __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC)
+    leaf = lv.sequenced(lv.profile_leaf(time=at, partner="USA", version=3, reason="r", approved_by="p"), 7)
+    assert lv.encode(leaf) == jcs(dict(leaf))
+    with _pytest.raises(InvalidInput):
+        leaf["version"] = 1.5  # a built leaf takes nothing but its seq
+    with _pytest.raises(InvalidInput):
+        lv.release_leaf(time=at, partner="USA", object_id="x--1", version=1.0, sha256="0" * 64,  # type: ignore[arg-type]
+                        verdict="RELEASE", reasons=[])

@@ -36,8 +36,32 @@ KINDS = ("release", "profile", "approval", "revocation", "reveal", "alert")
 _SAFE_INT = 2**53 - 1
 
 
+class _Built(dict[str, Any]):
+    """A leaf made by a builder below: its keys are ASCII and its values strings, safe integers or
+    lists of strings, checked once when it was made, so :func:`encode` need not look again."""
+
+    __slots__ = ("at_us",)
+    at_us: int
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key != "seq" or type(value) is not int or not 0 <= value <= _SAFE_INT:
+            raise InvalidInput("a built leaf takes nothing but its seq")
+        super().__setitem__(key, value)
+
+
 def _leaf(kind: str, time: datetime, **fields: Any) -> dict[str, Any]:
-    return {"kind": kind, "time": format_timestamp(time), **fields}
+    for name, value in fields.items():
+        t = type(value)
+        if t is str:
+            continue
+        if t is int and -_SAFE_INT <= value <= _SAFE_INT:
+            continue
+        if t is list and all(type(x) is str for x in value):
+            continue
+        raise InvalidInput(f"leaf field `{name}` must be a string, a safe integer or a list of strings")
+    leaf = _Built(kind=kind, time=format_timestamp(time), **fields)
+    leaf.at_us = to_micros(time)
+    return leaf
 
 
 def release_leaf(
@@ -94,6 +118,11 @@ def sequenced(leaf: Mapping[str, Any], seq: int) -> dict[str, Any]:
     """The leaf with its log position; refuses a leaf that already names another ``seq``."""
     if "seq" in leaf and leaf["seq"] != seq:
         raise InvalidInput(f"leaf names seq `{leaf['seq']}` but would be appended at `{seq}`")
+    if type(leaf) is _Built:
+        built = _Built(leaf)
+        built.at_us = leaf.at_us
+        built["seq"] = seq
+        return built
     out = dict(leaf)
     out["seq"] = seq
     return out
@@ -101,6 +130,8 @@ def sequenced(leaf: Mapping[str, Any], seq: int) -> dict[str, Any]:
 
 def check(leaf: Mapping[str, Any]) -> tuple[str, str | None, int]:
     """Validate the common fields; return ``(kind, partner, at_us)`` for the indexed columns."""
+    if type(leaf) is _Built:  # checked when built
+        return leaf["kind"], leaf.get("partner"), leaf.at_us
     kind = leaf.get("kind")
     if kind not in KINDS:
         raise InvalidInput(f"unknown leaf kind `{kind}`")
@@ -169,6 +200,8 @@ def encode(leaf: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical bytes of a leaf (see the module docstring for the fast path)."""
     value = leaf if isinstance(leaf, dict) else dict(leaf)
     try:
+        if type(value) is _Built and type(value.get("seq", 0)) is int:  # checked when built
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         if _orjson_safe(value):
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         return jcs(value)
