@@ -22,6 +22,7 @@ from tearline.services.vault import Vault, vault_object_check
 from tearline.services.whatif import Insight
 from tearline.settings import Settings
 from tearline.store.engine import Database
+from tearline.store.nodes import EpochProbe
 
 
 @dataclass
@@ -55,7 +56,11 @@ class Node:
             on_reveal=[self._record_reveal],
         )
         self.intake.object_checks.append(vault_object_check(self.vault))
-        self.gate = Gate(self.vault.protected_terms, lambda: repr(self.vault.terms_version()))
+        self.gate = Gate(
+            self.vault.protected_terms,
+            lambda: repr(self.vault.terms_version()),
+            epoch=EpochProbe(self.db).read,
+        )
         self.release = ReleasePipeline(
             self.db,
             self.clock,

@@ -1,8 +1,9 @@
 """The gate stage's term set: kept current with the vault without blocking serving.
 
 The release pipeline calls :meth:`Gate.refresh` once per release call and then :meth:`Gate.scan`
-for each outgoing body. ``refresh`` asks a cheap version probe (the vault's term count and newest
-id) whether protected terms changed. When they did:
+for each outgoing body. ``refresh`` reads the node's change epoch (one primary-key read; every
+vault change moves it) and only when it moved asks the vault's term version (count and newest id)
+whether protected terms changed. When they did:
 
 * the terms added since the current term set was built are compiled at once into a small
   *delta* set (milliseconds), so a new term is enforced from that moment on;
@@ -37,11 +38,14 @@ class Gate:
         terms: Callable[[], Terms],
         version: Callable[[], str],
         *,
+        epoch: Callable[[], int] | None = None,
         region: str = "GB",
         background: bool = True,
     ) -> None:
         self._terms = terms
         self._version = version
+        self._epoch = epoch  # a cheap node-wide change counter that every term change moves
+        self._seen_epoch: int | None = None
         self._region = region
         self._background = background
         self._lock = threading.Lock()
@@ -57,7 +61,16 @@ class Gate:
         return self._seen_version
 
     def refresh(self) -> None:
-        """Bring the term set up to the vault's current terms (the delta at once, the rest later)."""
+        """Bring the term set up to the vault's current terms (the delta at once, the rest later).
+
+        With an ``epoch`` probe, the vault's term version (a costlier query) is asked only when the
+        node's change epoch moved since the last refresh.
+        """
+        if self._epoch is not None:
+            e = self._epoch()
+            if e == self._seen_epoch and self._full is not None:
+                return
+            self._seen_epoch = e
         v = self._version()
         if v == self._seen_version:
             return

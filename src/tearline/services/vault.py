@@ -261,12 +261,14 @@ class Vault:
         if not identity.name.strip():
             raise InvalidInput("a source needs a name")
         pairs: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
         for kind, value in identity.fields():
             value = " ".join(value.split()) if kind != "note" else value.strip()
-            if not value or (kind, value) in pairs:
+            if not value or (kind, value) in seen:
                 continue
             _check_term(kind, value)
             pairs.append((kind, value))
+            seen.add((kind, value))
         if any(kind in TERM_KINDS and normalise(v).strip() == normalise(cover).strip() for kind, v in pairs):
             raise InvalidInput(f"the cover name `{cover}` must not be one of the source's own protected terms")
         summary = SourceSummary(
