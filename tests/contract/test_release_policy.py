@@ -11,13 +11,12 @@ from tests.conftest import T0
 from tearline.canonical import from_micros, loads
 from tearline.demo.scenario import build_scenario
 from tearline.model.labeltext import parse_label
-from tearline.model.markings import MarkedItem
 from tearline.model.partners import profile_in_force
 from tearline.model.releases import Reason, Verdict
 from tearline.model.sources import Grade, SourceIdentity
 from tearline.policy.decide import decide
 from tearline.services.decisions import item_from_row
-from tearline.services.intake import IngestSummary, Prepared, cited_sources
+from tearline.services.intake import IngestSummary, Prepared
 from tearline.services.trust import ProfileChange
 from tearline.store import nodes
 from tearline.store import objects as objects_store
@@ -37,13 +36,7 @@ def loaded(node):  # type: ignore[no-untyped-def]
         shared = nodes.find_collection(conn, "shared")
     prepared, times = [], []
     for item in scenario.items:
-        label = parse_label(item.label)
-        cited = cited_sources(item.obj)
-        if cited:
-            from dataclasses import replace
-
-            label = replace(label, source_refs=frozenset(cited))
-        prepared.append(Prepared(obj=item.obj, item=MarkedItem(label)))
+        prepared.append(Prepared(obj=item.obj, item=node.intake.label_object(item.obj, {}, parse_label(item.label))))
         times.append(item.added)
     node.intake.store(prepared, collection_id=shared.id, added=times, summary=IngestSummary())
     return node, scenario

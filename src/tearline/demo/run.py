@@ -21,7 +21,6 @@ from tearline.clock import SystemClock
 from tearline.demo.scenario import Scenario, build_scenario
 from tearline.errors import ConfigError
 from tearline.model.labeltext import parse_label
-from tearline.model.markings import MarkedItem
 from tearline.model.sources import Grade, SourceIdentity
 from tearline.services.intake import IngestSummary, Prepared
 from tearline.services.trust import ProfileChange
@@ -255,7 +254,7 @@ def _load(node: Node, scenario: Scenario) -> IngestSummary:
     times: list[datetime] = []
     for item in scenario.items:
         label = parse_label(item.label)
-        batch.append(Prepared(obj=item.obj, item=_with_sources(item.obj, MarkedItem(label))))
+        batch.append(Prepared(obj=item.obj, item=node.intake.label_object(item.obj, {}, label)))
         times.append(item.added)
         if len(batch) >= 1000:
             node.intake.store(batch, collection_id=shared.id, added=times, summary=summary)
@@ -263,14 +262,3 @@ def _load(node: Node, scenario: Scenario) -> IngestSummary:
     if batch:
         node.intake.store(batch, collection_id=shared.id, added=times, summary=summary)
     return summary
-
-
-def _with_sources(obj: dict[str, object], item: MarkedItem) -> MarkedItem:
-    from dataclasses import replace
-
-    from tearline.services.intake import cited_sources
-
-    cited = cited_sources(obj)
-    if not cited:
-        return item
-    return replace(item, label=replace(item.label, source_refs=item.label.source_refs | frozenset(cited)))

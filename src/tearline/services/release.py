@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from tearline.canonical import dumps, from_micros, loads, to_micros
 from tearline.clock import Clock
+from tearline.model.markings import MarkedItem
 from tearline.model.partners import ProfileVersion, profile_in_force
 from tearline.model.releases import Decision, Reason, Verdict
 from tearline.policy.decide import decide, grade_visible, portion_kept
@@ -54,6 +55,7 @@ class Candidate:
     stix_id: str
     version: str
     row: Any
+    item: MarkedItem | None = None  # the row's labels, read once by the decide stage
     decision: Decision = field(default_factory=lambda: Decision(Verdict.WITHHOLD, ()))
     obj: dict[str, Any] | None = None
     definitions: list[dict[str, Any]] = field(default_factory=list)
@@ -198,7 +200,7 @@ class ReleasePipeline:
                 c.decision = Decision(Verdict.WITHHOLD, (Reason.NO_PROFILE,))
             else:
                 c.decision = decide(
-                    item_from_row(c.row),
+                    self._item(c),
                     ctx.profile.profile,
                     ctx.at,
                     added=from_micros(int(c.row.date_added_us)),
@@ -215,7 +217,7 @@ class ReleasePipeline:
         ref_visible = self._ref_visibility(ctx)
         source_text = self._source_text(grade_visible(profile))
         for c in cands:
-            item = item_from_row(c.row)
+            item = self._item(c)
             approved = c.stix_id in ctx.approved
             result = make_tearline(
                 loads(c.row.body),
@@ -313,6 +315,12 @@ class ReleasePipeline:
                     c.ledger_seq = releases_store.ledger_seq_of(conn, c.release_id)
 
     # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _item(c: Candidate) -> MarkedItem:
+        if c.item is None:
+            c.item = item_from_row(c.row)
+        return c.item
+
     @staticmethod
     def _fail(c: Candidate, stage: str) -> Candidate:
         c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, f"{Reason.PIPELINE_ERROR}:{stage}"))

@@ -55,23 +55,6 @@ LABEL_COLUMNS = (
 )
 
 
-def existing_versions(
-    conn: Connection, collection_id: str, keys: Sequence[tuple[str, int]]
-) -> set[tuple[str, int]]:
-    """Which of (stix_id, version_us) are already stored in the collection."""
-    found: set[tuple[str, int]] = set()
-    ids = sorted({k[0] for k in keys})
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = conn.execute(
-            select(objects.c.stix_id, objects.c.version_us).where(
-                objects.c.collection_id == collection_id, objects.c.stix_id.in_(chunk)
-            )
-        )
-        found.update((r.stix_id, r.version_us) for r in rows)
-    return found
-
-
 _INSERT_COLUMNS = NewVersion._fields
 assert tuple(c.name for c in objects.columns if c.name != "seq") == _INSERT_COLUMNS, "NewVersion is out of step"
 _SQLITE_INSERT = (
@@ -138,10 +121,6 @@ def versions_of(conn: Connection, stix_id: str, collection_id: str | None = None
     return list(conn.execute(q.order_by(objects.c.version_us, objects.c.seq)))
 
 
-def get_version(conn: Connection, seq: int) -> object | None:
-    return conn.execute(select(objects).where(objects.c.seq == seq)).first()
-
-
 def rows_by_seq(conn: Connection, seqs: Sequence[int]) -> list[object]:
     out: list[object] = []
     for start in range(0, len(seqs), 500):
@@ -155,4 +134,3 @@ def iter_bodies(conn: Connection, collection_id: str | None = None) -> Iterator[
     if collection_id is not None:
         q = q.where(objects.c.collection_id == collection_id)
     yield from conn.execute(q.order_by(objects.c.seq))
-

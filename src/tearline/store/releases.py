@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -69,15 +69,6 @@ def set_ledger_seq(conn: Connection, release_id: int, seq: int) -> None:
 def ledger_seq_of(conn: Connection, release_id: int) -> int | None:
     v = conn.execute(select(releases.c.ledger_seq).where(releases.c.id == release_id)).scalar()
     return None if v is None else int(v)
-
-
-def for_object(conn: Connection, stix_id: str) -> list[object]:
-    return list(conn.execute(select(releases).where(releases.c.stix_id == stix_id).order_by(releases.c.id)))
-
-
-def count_by_partner(conn: Connection) -> dict[str, int]:
-    q = select(releases.c.partner, func.count()).group_by(releases.c.partner)
-    return {r[0]: int(r[1]) for r in conn.execute(q)}
 
 
 def add_alert(
