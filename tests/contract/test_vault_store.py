@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tearline.canonical import dumps
 from tearline.crypto.sealing import Kek
 from tearline.errors import ConfigError, Conflict, InvalidInput, NotFound
 from tearline.ids import SeededIds
@@ -247,8 +248,13 @@ def test_import_is_all_or_nothing_and_names_the_line(vault: Vault) -> None:
 
 
 # -- the ingest check -----------------------------------------------------------------------------
+def _on_bytes(check: Any) -> Any:
+    """The check as intake calls it: with the object's id and canonical bytes."""
+    return lambda obj, item: check(obj["id"], item, dumps(obj))
+
+
 def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault) -> None:
-    check = vault_object_check(vault)
+    check = _on_bytes(vault_object_check(vault))
     item = MarkedItem(label=Label())
     ok = {"type": "note", "id": "note--1", "content": "per {{source:NIGHTJAR}}, the ferry sails at 6"}
     assert check(ok, item) == []
@@ -270,7 +276,7 @@ def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault)
 
 
 def test_the_ingest_check_sees_terms_added_by_another_process(vault: Vault, node: Any) -> None:
-    check = vault_object_check(vault, recheck_s=0)
+    check = _on_bytes(vault_object_check(vault, recheck_s=0))
     item = MarkedItem(label=Label())
     obj = {"type": "note", "id": "note--5", "content": "crossing at Sulina Gate"}
     assert check(obj, item) == []

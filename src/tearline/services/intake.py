@@ -7,27 +7,45 @@ reported and the rest stored). Re-ingesting a stored version is a no-op (counted
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-from tearline.canonical import dumps, timestamp_micros, to_micros
+from tearline.canonical import to_micros
 from tearline.clock import Clock
 from tearline.errors import InvalidInput, NotFound, StixError
-from tearline.model.labeltext import format_label
 from tearline.model.markings import Label, MarkedItem
-from tearline.stix.markings import is_marking_definition, item_from_stix
+from tearline.services.prepare import (
+    SOURCE_TOKEN,
+    LabelCache,
+    Prepared,
+    cited_sources,
+    label_columns,
+    label_object,
+    prepare_objects,
+    to_row,
+    version_of,
+)
 from tearline.stix.reader import Unit, read_units
-from tearline.stix.validate import check_object, describe
+from tearline.stix.validate import describe
 from tearline.store import nodes
 from tearline.store import objects as objects_store
 from tearline.store.engine import Database
 
-SOURCE_TOKEN = re.compile(r"\{\{source:([A-Za-z0-9_-]{1,64})\}\}")
+__all__ = [
+    "SOURCE_TOKEN",
+    "IngestSummary",
+    "Intake",
+    "ObjectCheck",
+    "Prepared",
+    "StoredVersion",
+    "cited_sources",
+    "label_columns",
+    "read_label_arg",
+    "version_of",
+]
 
 
 @dataclass
@@ -49,15 +67,7 @@ class IngestSummary:
         }
 
 
-@dataclass(frozen=True)
-class Prepared:
-    obj: dict[str, Any]
-    item: MarkedItem
-    body: bytes = b""  # the canonical bytes (made from obj when empty)
-
-
-@dataclass(frozen=True)
-class StoredVersion:
+class StoredVersion(NamedTuple):
     """A version just written: what the decision hook needs without reading it back."""
 
     seq: int
@@ -66,54 +76,8 @@ class StoredVersion:
     added_us: int
 
 
-@functools.lru_cache(maxsize=4096)
-def label_columns(label: Label) -> tuple[Any, ...]:
-    """The stored label columns of a label, in `objects` column order (labels repeat: cached)."""
-    return (
-        format_label(label),
-        label.classification,
-        int(label.tlp),
-        label.noforn,
-        label.orcon,
-        ",".join(sorted(label.rel_to)),
-        ",".join(sorted(label.topics)),
-        ",".join(sorted(label.source_refs)),
-        label.originator,
-        None if label.further_sharing is None else ",".join(sorted(label.further_sharing)),
-    )
-
-
-def cited_sources(obj: Any, body: bytes | None = None) -> set[str]:
-    """Cover names cited by ``{{source:COVER}}`` tokens anywhere in the object's strings.
-
-    ``body``, the object's JSON bytes when at hand, lets objects without a token skip the walk.
-    """
-    if body is not None and b"{{source:" not in body:
-        return set()
-    found: set[str] = set()
-    for text in _strings(obj):
-        if "{{source:" in text:
-            found.update(m.group(1).upper() for m in SOURCE_TOKEN.finditer(text))
-    return found
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def version_of(obj: dict[str, Any]) -> str:
-    """The STIX version timestamp: ``modified``, else ``created``, else a fixed epoch (SCOs)."""
-    return str(obj.get("modified") or obj.get("created") or "1970-01-01T00:00:00.000Z")
-
-
-ObjectCheck = Callable[[dict[str, Any], MarkedItem], list[str]]
+ObjectCheck = Callable[[str, MarkedItem, bytes], list[str]]
+"""A node check on one valid object: (its id, its labels, its canonical bytes) -> problems."""
 
 
 class Intake:
@@ -169,32 +133,18 @@ class Intake:
         analysts' ingest; off for what partners post, whose rejection message would otherwise tell
         a partner that something it sent is a protected term.
         """
-        good: list[Prepared] = []
-        problems: list[str] = []
-        definitions = unit.definitions
-        for raw in unit.objects:
-            obj = raw.obj
-            issues = check_object(obj)
-            if not issues and strict:
-                from tearline.stix.validate import deep_check
-
-                issues = deep_check(obj)
-            item: MarkedItem | None = None
-            body = b""
-            if not issues:
-                try:
-                    body = dumps(obj)
-                    item = self.label_object(obj, definitions, default, body=body)
-                except StixError as exc:
-                    issues = [exc.message]
-            if checks and not issues and item is not None:
-                for check in self.object_checks:
-                    issues.extend(check(obj, item))
-            if issues or item is None:
-                problems.append(describe(unit.source, raw.index, obj, issues))
-                continue
-            good.append(Prepared(obj=obj, item=item, body=body))
-        return good, problems
+        good, problems = prepare_objects(unit, default=default, strict=strict)
+        if checks and self.object_checks:
+            kept = []
+            for index, p in good:
+                issues = [issue for check in self.object_checks for issue in check(p.obj["id"], p.item, p.body)]
+                if issues:
+                    problems.append((index, describe(unit.source, index, p.obj, issues)))
+                else:
+                    kept.append((index, p))
+            good = kept
+            problems.sort(key=lambda p: p[0])
+        return [p for _, p in good], [line for _, line in problems]
 
     def label_object(
         self,
@@ -203,15 +153,10 @@ class Intake:
         default: Label,
         *,
         body: bytes | None = None,
+        cache: LabelCache | None = None,
     ) -> MarkedItem:
-        if is_marking_definition(obj):
-            return MarkedItem(label=Label(originator=default.originator))
-        item = item_from_stix(obj, definitions, default=default)
-        cited = cited_sources(obj, body)
-        if cited:
-            label = replace(item.label, source_refs=item.label.source_refs | frozenset(cited))
-            item = replace(item, label=label)
-        return item
+        """The labels of one object (see :func:`tearline.services.prepare.label_object`)."""
+        return label_object(obj, definitions, default, body=body, cache=cache)
 
     # -- storing --------------------------------------------------------------------------
     def store(
@@ -232,13 +177,19 @@ class Intake:
         times = [added] * len(prepared) if isinstance(added, datetime) else list(added)
         if len(times) != len(prepared):
             raise ValueError("one added time per object")
-        rows = [
-            self.to_row(p, collection_id, to_micros(t), posted_by) for p, t in zip(prepared, times, strict=True)
-        ]
+        rows = [to_row(p, collection_id, to_micros(t), posted_by) for p, t in zip(prepared, times, strict=True)]
+        return self._store_rows(rows, [p.item for p in prepared], summary)
+
+    def _store_rows(
+        self, rows: Sequence[objects_store.NewVersion], items: Sequence[MarkedItem], summary: IngestSummary
+    ) -> list[int]:
+        """Store rows (with their labels) in one transaction, the decision hook inside it."""
+        if not rows:
+            return []
         # the same version twice in one unit counts once
         unique: dict[tuple[str, int], tuple[objects_store.NewVersion, MarkedItem]] = {}
-        for r, p in zip(rows, prepared, strict=True):
-            unique.setdefault((r.stix_id, r.version_us), (r, p.item))
+        for r, item in zip(rows, items, strict=True):
+            unique.setdefault((r.stix_id, r.version_us), (r, item))
         with self.db.write() as conn:
             # versions already stored are skipped by the insert itself (ON CONFLICT DO NOTHING)
             inserted = objects_store.insert_versions(conn, [r for r, _ in unique.values()])
@@ -257,28 +208,7 @@ class Intake:
     def to_row(
         self, p: Prepared, collection_id: str, added_us: int, posted_by: str | None
     ) -> objects_store.NewVersion:
-        obj = p.obj
-        body = p.body or dumps(obj)
-        version = version_of(obj)
-        portions = (
-            dumps([[pt.selector, format_label(pt.label)] for pt in p.item.portions]).decode()
-            if p.item.portions
-            else None
-        )
-        return objects_store.NewVersion(
-            collection_id,
-            obj["id"],
-            obj["type"],
-            version,
-            timestamp_micros(version),
-            str(obj.get("spec_version", "2.1")),
-            added_us,
-            body,
-            hashlib.sha256(body).hexdigest(),
-            *label_columns(p.item.label),
-            portions,
-            posted_by,
-        )
+        return to_row(p, collection_id, added_us, posted_by)
 
     def _collection(self, key: str) -> str:
         with self.db.read() as conn:

@@ -34,8 +34,8 @@ import orjson
 from tearline.canonical import parse_timestamp, to_micros
 from tearline.clock import Clock
 from tearline.errors import NotFound
-from tearline.model.markings import MarkedItem, Portion
-from tearline.services.intake import IngestSummary, Intake, Prepared, version_of
+from tearline.model.markings import MarkedItem
+from tearline.services.intake import IngestSummary, Intake, version_of
 from tearline.services.node import NodeInfo
 from tearline.services.sync import Peer, PeerClient, PeerError, RunReport
 from tearline.stix.reader import RawObject, Unit
@@ -168,8 +168,9 @@ class Puller:
         rejected.extend((o, next(refused, "refused")) for o in keep if id(o) not in good_ids)
         summary = IngestSummary()
         if good:
+            memo: dict[MarkedItem, MarkedItem] = {}
             self.intake.store(
-                [_as_originator(p, code) for p in good], collection_id=run.inbox, added=self.clock.now(),
+                [p.owned_by(code, memo) for p in good], collection_id=run.inbox, added=self.clock.now(),
                 summary=summary, posted_by=code,
             )
         run.report.objects += summary.new
@@ -220,10 +221,3 @@ def _ref(obj: Any) -> tuple[str, str]:
     if not isinstance(obj, dict):
         return "", ""
     return str(obj.get("id", ""))[:200], str(version_of(obj))[:40]
-
-
-def _as_originator(p: Prepared, code: str) -> Prepared:
-    """What a peer sends is that peer's own, whatever its markings claim (as for its inbox posts)."""
-    label = replace(p.item.label, originator=code)
-    portions = tuple(Portion(pt.selector, replace(pt.label, originator=code)) for pt in p.item.portions)
-    return Prepared(obj=p.obj, item=MarkedItem(label=label, portions=portions), body=p.body)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tearline.canonical import dumps, to_micros
+from tearline.canonical import dumps, loads, to_micros
 from tearline.clock import Clock
 from tearline.crypto.sealing import (
     Kek,
@@ -428,28 +428,31 @@ def vault_object_check(vault: Vault, *, region: str = "GB", recheck_s: float = 1
     """
     from tearline.sanitize.scanner import TermSet
 
-    state: dict[str, Any] = {"version": None, "local": -1, "checked": float("-inf"), "terms": None, "covers": {}}
+    # (local change count, checked at, terms version, terms, covers): replaced whole, so a reader
+    # without the lock sees one consistent snapshot
+    snapshot: list[tuple[int, float, Any, Any, dict[str, str]]] = [(-1, float("-inf"), None, None, {})]
     lock = threading.Lock()
 
     def current() -> tuple[Any, dict[str, str]]:
+        local, checked, _, terms, covers = snapshot[0]
+        if local == vault.changes and time.monotonic() - checked < recheck_s:
+            return terms, covers  # the common case: no lock, no query
         with lock:
-            now = time.monotonic()
-            if state["local"] != vault.changes or now - state["checked"] >= recheck_s:
-                local, version = vault.changes, vault.terms_version()
-                if state["version"] != version:
-                    state["terms"] = TermSet.build(vault.protected_terms(), region=region)
-                    state["covers"] = vault.cover_ids()
-                    state["version"] = version
-                state["local"], state["checked"] = local, now
-            return state["terms"], state["covers"]
+            _, _, version, terms, covers = snapshot[0]
+            local, now = vault.changes, time.monotonic()
+            latest = vault.terms_version()
+            if latest != version:
+                terms = TermSet.build(vault.protected_terms(), region=region)
+                covers = vault.cover_ids()
+            snapshot[0] = (local, now, latest, terms, covers)
+            return terms, covers
 
-    def check(obj: dict[str, Any], item: MarkedItem) -> list[str]:
+    def check(oid: str, item: MarkedItem, body: bytes) -> list[str]:
         terms, covers = current()
-        oid = obj.get("id", "?")
         cited = item.label.source_refs  # intake put every cited cover there
         problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited) if c not in covers]
         if len(terms):
-            hits = terms.scan_json(dumps(_mask_tokens(obj) if cited else obj))
+            hits = terms.scan_json(dumps(_mask_tokens(loads(body))) if cited else body)
             problems.extend(
                 f"object `{oid}`: `{f}` contains a protected term (cite the source as a `{{{{source:COVER}}}}` token)"
                 for f in sorted({h.field for h in hits})

@@ -20,7 +20,6 @@ import orjson
 
 from tearline.canonical import dumps, format_timestamp, from_micros, to_micros
 from tearline.crypto.keys import load_cursor_key
-from tearline.model.markings import MarkedItem, Portion
 from tearline.services.decisions import Stamp
 from tearline.services.intake import IngestSummary, Prepared, version_of
 from tearline.stix.reader import RawObject, Unit
@@ -193,7 +192,7 @@ class Taxii:
             if problems or not good:
                 failures.append({**ref, "message": (problems or ["refused"])[0]})
                 continue
-            prepared.append(_as_originator(good[0], partner))
+            prepared.append(good[0].owned_by(partner))
         if prepared:
             self.node.intake.store(
                 prepared, collection_id=row.id, added=now, summary=IngestSummary(), posted_by=partner
@@ -255,10 +254,3 @@ def _envelope_objects(body: bytes) -> list[Any]:
     if len(objs) > MAX_OBJECTS:
         raise TaxiiError(413, f"an envelope may hold at most {MAX_OBJECTS} objects", code="too_many_objects")
     return objs
-
-
-def _as_originator(p: Prepared, partner: str) -> Prepared:
-    """Whatever its markings claim, what a partner posts is that partner's own."""
-    label = replace(p.item.label, originator=partner)
-    portions = tuple(Portion(pt.selector, replace(pt.label, originator=partner)) for pt in p.item.portions)
-    return Prepared(obj=p.obj, item=MarkedItem(label=label, portions=portions))

@@ -1,0 +1,184 @@
+"""Preparing object versions to store: validate, label, canonical bytes, row. Pure: no database.
+
+Everything here is a function of the input and the labels given;
+:class:`tearline.services.intake.Intake` runs the node's own checks (the vault's) on what comes out
+and stores it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+from tearline.canonical import dumps, timestamp_micros
+from tearline.errors import StixError
+from tearline.model.labeltext import format_label
+from tearline.model.markings import Label, MarkedItem, Portion
+from tearline.stix.markings import is_marking_definition, item_from_stix
+from tearline.stix.reader import Unit
+from tearline.stix.validate import check_object, describe
+from tearline.store.objects import NewVersion
+
+SOURCE_TOKEN = re.compile(r"\{\{source:([A-Za-z0-9_-]{1,64})\}\}")
+
+LabelCache = dict[tuple[str, ...], MarkedItem]
+
+
+class Prepared(NamedTuple):
+    obj: dict[str, Any]
+    item: MarkedItem
+    body: bytes = b""  # the canonical bytes (made from obj when empty)
+
+    def owned_by(self, code: str, memo: dict[MarkedItem, MarkedItem] | None = None) -> Prepared:
+        """The same version as the partner ``code``'s own, whatever its markings claim (what a
+        partner posts to its inbox or a peer sends on a pull). ``memo`` keeps the relabelled items
+        of one batch (labels repeat)."""
+        item = memo.get(self.item) if memo is not None else None
+        if item is None:
+            label = replace(self.item.label, originator=code)
+            portions = tuple(Portion(pt.selector, replace(pt.label, originator=code)) for pt in self.item.portions)
+            item = MarkedItem(label=label, portions=portions)
+            if memo is not None:
+                memo[self.item] = item
+        return Prepared(self.obj, item, self.body)
+
+
+def version_of(obj: dict[str, Any]) -> str:
+    """The STIX version timestamp: ``modified``, else ``created``, else a fixed epoch (SCOs)."""
+    return str(obj.get("modified") or obj.get("created") or "1970-01-01T00:00:00.000Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def label_columns(label: Label) -> tuple[Any, ...]:
+    """The stored label columns of a label, in `objects` column order (labels repeat: cached)."""
+    return (
+        format_label(label),
+        label.classification,
+        int(label.tlp),
+        int(label.noforn),  # as the integers SQLite stores (a bool is bound through the adapter lookup)
+        int(label.orcon),
+        ",".join(sorted(label.rel_to)),
+        ",".join(sorted(label.topics)),
+        ",".join(sorted(label.source_refs)),
+        label.originator,
+        None if label.further_sharing is None else ",".join(sorted(label.further_sharing)),
+    )
+
+
+def cited_sources(obj: Any, body: bytes | None = None) -> set[str]:
+    """Cover names cited by ``{{source:COVER}}`` tokens anywhere in the object's strings.
+
+    ``body``, the object's JSON bytes when at hand, lets objects without a token skip the walk.
+    """
+    if body is not None and b"{{source:" not in body:
+        return set()
+    found: set[str] = set()
+    for text in _strings(obj):
+        if "{{source:" in text:
+            found.update(m.group(1).upper() for m in SOURCE_TOKEN.finditer(text))
+    return found
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def label_object(
+    obj: dict[str, Any],
+    definitions: dict[str, dict[str, Any]],
+    default: Label,
+    *,
+    body: bytes | None = None,
+    cache: LabelCache | None = None,
+) -> MarkedItem:
+    """The labels of one object: from its markings (``definitions`` resolve their ids), else
+    ``default``; plus the sources it cites.
+
+    ``cache`` (for one ``definitions`` and ``default``) keeps the labels of objects marked alike:
+    without granular markings an object's label depends on its marking refs only, and a feed marks
+    thousands of objects the same way.
+    """
+    if is_marking_definition(obj):
+        return MarkedItem(label=Label(originator=default.originator))
+    refs = obj.get("object_marking_refs", ())
+    key: tuple[str, ...] | None = None
+    if cache is not None and "granular_markings" not in obj and type(refs) in (list, tuple):
+        key = tuple(refs)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable entry: item_from_stix names the error
+            key = None
+    item = cache.get(key) if cache is not None and key is not None else None
+    if item is None:
+        item = item_from_stix(obj, definitions, default=default)
+        if cache is not None and key is not None:
+            cache[key] = item
+    cited = cited_sources(obj, body)
+    if cited:
+        label = replace(item.label, source_refs=item.label.source_refs | frozenset(cited))
+        item = replace(item, label=label)
+    return item
+
+
+def prepare_objects(
+    unit: Unit, *, default: Label, strict: bool = False
+) -> tuple[list[tuple[int, Prepared]], list[tuple[int, str]]]:
+    """Validate and label every object of a unit: (index and version of each valid object, index
+    and one line of each invalid one). ``strict`` also runs the OASIS validator."""
+    good: list[tuple[int, Prepared]] = []
+    problems: list[tuple[int, str]] = []
+    definitions = unit.definitions
+    labels: LabelCache = {}
+    for raw in unit.objects:
+        obj = raw.obj
+        issues = check_object(obj)
+        if not issues and strict:
+            from tearline.stix.validate import deep_check
+
+            issues = deep_check(obj)
+        if not issues:
+            try:
+                body = dumps(obj)
+                item = label_object(obj, definitions, default, body=body, cache=labels)
+                good.append((raw.index, Prepared(obj, item, body)))
+                continue
+            except StixError as exc:
+                issues = [exc.message]
+        problems.append((raw.index, describe(unit.source, raw.index, obj, issues)))
+    return good, problems
+
+
+def to_row(p: Prepared, collection_id: str, added_us: int, posted_by: str | None) -> NewVersion:
+    """The stored row of a prepared version."""
+    obj = p.obj
+    body = p.body or dumps(obj)
+    version = version_of(obj)
+    portions = (
+        dumps([[pt.selector, format_label(pt.label)] for pt in p.item.portions]).decode() if p.item.portions else None
+    )
+    return NewVersion(
+        collection_id,
+        obj["id"],
+        obj["type"],
+        version,
+        timestamp_micros(version),
+        str(obj.get("spec_version", "2.1")),
+        added_us,
+        body,
+        hashlib.sha256(body).hexdigest(),
+        *label_columns(p.item.label),
+        portions,
+        posted_by,
+    )
+
