@@ -172,3 +172,34 @@ def test_vocab_is_stable_and_masks_ignore_unknown_names() -> None:
 def test_out_of_range_classification_is_refused_by_the_builder() -> None:
     with pytest.raises(ValueError, match="out of range"):
         ColumnsBuilder().append(1, MarkedItem(Label(classification=300)), 0)
+
+
+def _arrays(cols: LabelColumns) -> dict[str, list[object]]:
+    out = {k: getattr(cols, k).tolist() for k in ("seq", "added_us", "classification", "tlp", "noforn", "orcon",
+                                                   "cites_source", "has_rel_to", "has_fs", "originator")}
+    out.update({k: getattr(cols, k).tolist() for k in ("rel_to", "further_sharing", "topics")})
+    p = cols.portions
+    out["portions"] = [p.parent.tolist(), p.classification.tolist(), p.tlp.tolist(), p.topics.tolist()]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(items(), min_size=1, max_size=6), st.lists(st.integers(0, 5), max_size=40), rows_strategy())
+def test_extend_equals_appending_row_by_row(pool: list[MarkedItem], picks: list[int], before: list[Row]) -> None:
+    """Versions labelled alike are copied, not re-derived: the columns are the same either way."""
+    chosen = [pool[i % len(pool)] for i in picks]  # labels repeat, as in a feed
+    seqs = [500 + 3 * i for i in range(len(chosen))]
+    added = [to_micros(BASE) + i for i in range(len(chosen))]
+    one, many = ColumnsBuilder(capacity=1), ColumnsBuilder(capacity=1)
+    build(before, one)
+    build(before, many)
+    for s, item, a in zip(seqs, chosen, added, strict=True):
+        one.append(s, item, a)
+    many.extend(seqs, chosen, added)
+    assert _arrays(many.build()) == _arrays(one.build())
+    assert many.partner_vocab.names == one.partner_vocab.names and many.topic_vocab.names == one.topic_vocab.names
+
+
+def test_extend_refuses_columns_of_different_lengths() -> None:
+    with pytest.raises(ValueError):
+        ColumnsBuilder().extend([1, 2], [MarkedItem(Label())], [0, 0])

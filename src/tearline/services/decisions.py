@@ -47,6 +47,7 @@ from tearline.store.engine import Database
 from tearline.store.schema import objects
 
 RELEASED = (int(Verdict.RELEASE), int(Verdict.RELEASE_TEARLINE))
+_EXTEND_BATCH = 10_000  # rows read into the label columns at a time
 
 
 def _split(text: str | None) -> frozenset[str]:
@@ -139,11 +140,31 @@ class Decisions:
             return self._cols, self._stix_ids
 
     def _extend(self, conn: Connection) -> None:
+        """Append the label columns of the versions past the watermark, in bounded batches (a row's
+        label is built once per distinct set of label columns: stored labels repeat)."""
+        known: dict[tuple[Any, ...], MarkedItem] = {}
+        batch: list[Any] = []
         for row in objects_store.label_rows(conn, self._watermark):
-            self._rows_by_id.setdefault(row.stix_id, []).append(len(self._stix_ids))  # type: ignore[attr-defined]
-            self._builder.append(int(row.seq), item_from_row(row), int(row.date_added_us))  # type: ignore[attr-defined]
-            self._stix_ids.append(row.stix_id)  # type: ignore[attr-defined]
-            self._watermark = int(row.seq)  # type: ignore[attr-defined]
+            batch.append(row)
+            if len(batch) >= _EXTEND_BATCH:
+                self._append_rows(batch, known)
+                batch = []
+        if batch:
+            self._append_rows(batch, known)
+
+    def _append_rows(self, rows: Sequence[Any], known: dict[tuple[Any, ...], MarkedItem]) -> None:
+        items: list[MarkedItem] = []
+        for row in rows:
+            key = tuple(row)[3:]  # the label columns (after seq, stix_id, date_added_us)
+            item = known.get(key)
+            if item is None:
+                item = known[key] = item_from_row(row)
+            items.append(item)
+        self._builder.extend([int(r.seq) for r in rows], items, [int(r.date_added_us) for r in rows])
+        for row in rows:
+            self._rows_by_id.setdefault(row.stix_id, []).append(len(self._stix_ids))
+            self._stix_ids.append(row.stix_id)
+        self._watermark = int(rows[-1].seq)
 
     # -- computing ------------------------------------------------------------------------
     @staticmethod
@@ -185,41 +206,51 @@ class Decisions:
             self.recompute(conn, p.code, at=at)
 
     def on_stored(self, conn: Connection, stored: Sequence[StoredVersion]) -> None:
-        """Ingest hook (inside the ingest transaction): decide the new versions for every partner."""
+        """Ingest hook (inside the ingest transaction): decide the new versions for every partner.
+
+        Partners whose stored decisions are current get the new verdicts written into the chunks
+        the new seqs fall in; the others are stale already and are recomputed over every committed
+        row on their next read. A fixed number of statements whatever the number of partners.
+        """
         if not stored:
             return
         nodes_store.bump_epoch(conn)
         builder = ColumnsBuilder()
-        ids: list[str] = []
-        for s in stored:
-            builder.append(s.seq, s.item, s.added_us)
-            ids.append(s.stix_id)
+        builder.extend([s.seq for s in stored], [s.item for s in stored], [s.added_us for s in stored])
+        ids = [s.stix_id for s in stored]
         cols = builder.build()
-        seqs = [s.seq for s in stored]
         at = self.clock.now()
-        first = min(seqs)
-        for partner in partners_store.list_partners(conn):
-            pv = profile_in_force(partners_store.history(conn, partner.code), at)
-            info = store.info(conn, partner.code)
-            if pv is None or info is None or info.profile_version != pv.version:
-                continue  # stale already: the next read recomputes it over every committed row
-            approved = self._approved_mask(cols, ids, approvals_store.approved_ids(conn, partner.code))
-            verdicts, _ = compute(cols, self.materialised_profile(pv.profile), to_micros(at), approved)
-            chunk0 = first // store.CHUNK
-            existing = store.load(conn, partner.code, chunks=range(chunk0, max(seqs) // store.CHUNK + 1))
-            top = max(int(cols.seq.max()), len(existing) - 1)
-            arr = np.full(top + 1, store.UNKNOWN, dtype=np.uint8)
-            arr[: len(existing)] = existing
-            arr[cols.seq] = verdicts
-            store.save(
-                conn,
-                partner.code,
-                arr,
-                profile_version=pv.version,
-                computed_us=to_micros(at),
-                watermark_seq=max(info.watermark_seq, top),
-                from_seq=chunk0 * store.CHUNK,
-            )
+        at_us = to_micros(at)
+        chunk0 = int(cols.seq.min()) // store.CHUNK
+        base = chunk0 * store.CHUNK
+        top_seq = int(cols.seq.max())
+        histories: dict[str, list[ProfileVersion]] = {}
+        for pv in partners_store.all_versions(conn):
+            histories.setdefault(pv.partner, []).append(pv)
+        infos = store.all_info(conn)
+        current: list[tuple[str, ProfileVersion, store.DecisionSetInfo]] = []
+        for code in sorted(histories):
+            pv = profile_in_force(histories[code], at)
+            info = infos.get(code)
+            if pv is not None and info is not None and info.profile_version == pv.version:
+                current.append((code, pv, info))
+        if current:
+            approvals = approvals_store.active_by_partner(conn)
+            existing = store.load_chunks(conn, [c for c, _, _ in current], range(chunk0, top_seq // store.CHUNK + 1))
+            writes = []
+            for code, pv, info in current:
+                approved = self._approved_mask(cols, ids, approvals.get(code, set()))
+                verdicts, _ = compute(cols, self.materialised_profile(pv.profile), at_us, approved)
+                parts = existing[code]
+                end = max([top_seq + 1] + [c * store.CHUNK + len(a) for c, a in parts.items()])
+                arr = np.full(end - base, store.UNKNOWN, dtype=np.uint8)
+                for c, a in parts.items():
+                    arr[c * store.CHUNK - base : c * store.CHUNK - base + len(a)] = a
+                arr[cols.seq - base] = verdicts
+                writes.append(
+                    store.ChunkWrite(code, chunk0, arr, pv.version, at_us, max(info.watermark_seq, end - 1))
+                )
+            store.write_chunks(conn, writes)
         with self._lock:
             self._views.clear()
 

@@ -9,12 +9,12 @@ computed, or no such row): serving treats it as withheld.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from tearline.store.schema import decision_chunks, decision_sets
 
@@ -93,3 +93,64 @@ def load(conn: Connection, partner: str, chunks: Iterable[int] | None = None) ->
     for c, arr in parts.items():
         out[c * CHUNK : c * CHUNK + len(arr)] = arr
     return out
+
+
+@dataclass(frozen=True)
+class ChunkWrite:
+    """New verdicts of one partner from chunk ``first_chunk`` on (index 0 = seq ``first_chunk * CHUNK``)."""
+
+    partner: str
+    first_chunk: int
+    verdicts: npt.NDArray[np.uint8]
+    profile_version: int
+    computed_us: int
+    watermark_seq: int
+
+
+def load_chunks(
+    conn: Connection, partners: Sequence[str], chunks: Iterable[int]
+) -> dict[str, dict[int, npt.NDArray[np.uint8]]]:
+    """The stored chunks ``chunks`` of several partners, by partner and chunk number."""
+    wanted = sorted(set(chunks))
+    out: dict[str, dict[int, npt.NDArray[np.uint8]]] = {p: {} for p in partners}
+    if not partners or not wanted:
+        return out
+    q = select(decision_chunks.c.partner, decision_chunks.c.chunk, decision_chunks.c.verdicts).where(
+        decision_chunks.c.partner.in_(sorted(set(partners))), decision_chunks.c.chunk.in_(wanted)
+    )
+    for r in conn.execute(q):
+        out[r.partner][int(r.chunk)] = np.frombuffer(zlib.decompress(r.verdicts), dtype=np.uint8)
+    return out
+
+
+def write_chunks(conn: Connection, writes: Sequence[ChunkWrite]) -> None:
+    """Replace each partner's chunks from its ``first_chunk`` on and bump its generation, in a
+    fixed number of statements whatever the number of partners (their sets must exist)."""
+    if not writes:
+        return
+    for first in sorted({w.first_chunk for w in writes}):
+        conn.execute(
+            delete(decision_chunks).where(
+                decision_chunks.c.partner.in_(sorted(w.partner for w in writes if w.first_chunk == first)),
+                decision_chunks.c.chunk >= first,
+            )
+        )
+    rows = []
+    for w in writes:
+        for i in range(0, len(w.verdicts), CHUNK):
+            part = np.ascontiguousarray(w.verdicts[i : i + CHUNK], dtype=np.uint8)
+            rows.append({"partner": w.partner, "chunk": w.first_chunk + i // CHUNK,
+                         "verdicts": zlib.compress(part.tobytes(), 1)})
+    if rows:
+        conn.execute(decision_chunks.insert(), rows)
+    conn.execute(
+        decision_sets.update()
+        .where(decision_sets.c.partner == bindparam("p"))
+        .values(
+            profile_version=bindparam("pv"),
+            computed_us=bindparam("at"),
+            watermark_seq=bindparam("wm"),
+            generation=decision_sets.c.generation + 1,
+        ),
+        [{"p": w.partner, "pv": w.profile_version, "at": w.computed_us, "wm": w.watermark_seq} for w in writes],
+    )
