@@ -113,3 +113,23 @@ def test_cursor_round_trip_and_tamper(added: int, seq: int, flip: int) -> None:
             assert got == (added, seq)
     sealed = base64.urlsafe_b64decode(token.split(".")[0] + "==")
     assert b"USA" not in sealed and b"objects:c1" not in sealed  # the payload is not in clear
+
+
+def test_insert_reports_exactly_the_rows_it_stored(node) -> None:  # type: ignore[no-untyped-def]
+    """All new (the SQLite path that derives seqs), some already stored, a repeat within the batch."""
+    from sqlalchemy import select
+
+    from tearline.store.schema import objects
+
+    first = [version(i, f"indicator--{i:08d}-0000-4000-8000-000000000000", "indicator", 10, i) for i in range(5)]
+    with node.db.write() as conn:
+        got = insert_versions(conn, first)
+    again = [first[1], version(7, "indicator--new", "indicator", 11, 1), first[3],
+             version(8, "indicator--new2", "indicator", 11, 2), version(8, "indicator--new2", "indicator", 11, 2)]
+    with node.db.write() as conn:
+        got += insert_versions(conn, again)
+    with node.db.read() as conn:
+        stored = [tuple(r) for r in conn.execute(
+            select(objects.c.seq, objects.c.stix_id, objects.c.version_us).order_by(objects.c.seq))]
+    assert got == stored
+    assert [s for _, s, _ in got] == [r.stix_id for r in first] + ["indicator--new", "indicator--new2"]

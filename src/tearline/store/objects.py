@@ -26,8 +26,8 @@ class NewVersion(NamedTuple):
     label: str
     classification: int
     tlp: int
-    noforn: bool
-    orcon: bool
+    noforn: int  # 0 or 1
+    orcon: int  # 0 or 1
     rel_to: str
     topics: str
     source_refs: str
@@ -76,7 +76,13 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
         return []
     if conn.dialect.name == "sqlite":
         before = max_seq(conn)
-        conn.exec_driver_sql(_SQLITE_INSERT, list(rows))  # type: ignore[arg-type]
+        # plain tuples: the driver binds an exact tuple on its fast path, a NamedTuple on a slower one
+        conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r) for r in rows])  # type: ignore[arg-type]
+        after = max_seq(conn)
+        if after - before == len(rows):
+            # every row went in: SQLite gives a new row the largest rowid plus one, so under the
+            # write lock the seqs are before+1 ... after, in the order of ``rows``
+            return [(before + 1 + i, r.stix_id, r.version_us) for i, r in enumerate(rows)]
         got = conn.execute(
             select(objects.c.seq, objects.c.stix_id, objects.c.version_us)
             .where(objects.c.seq > before)
