@@ -1,7 +1,8 @@
 """Opening the database: engine, SQLite pragmas, one-writer transactions, schema checks.
 
 SQLite runs in WAL mode; every write transaction starts with ``BEGIN IMMEDIATE`` so writers queue on
-the database lock instead of failing half-way (ledger appends need a total order). PostgreSQL is used
+the database lock instead of failing half-way (ledger appends need a total order); checkpoints run
+in a thread of their own (:mod:`tearline.store.wal`). PostgreSQL is used
 as is; the ledger serialises its appends with an advisory lock. Driver errors are translated here
 into :class:`tearline.errors.StorageError`.
 """
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 
 from tearline.errors import ConfigError, SchemaTooNew, StorageError, TearlineError
+from tearline.store.wal import Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ def _alembic_config(conn: Connection | None = None) -> Config:
     return cfg
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, checkpointer: Checkpointer | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -45,6 +47,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        for pragma in checkpointer.connection_pragmas() if checkpointer is not None else ():
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -60,13 +64,15 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
+        self.checkpointer: Checkpointer | None = None  # SQLite files: WAL checkpoints off the write path
         try:
             if url.startswith("sqlite"):
                 path = url.split("///", 1)[-1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
+                    self.checkpointer = Checkpointer(path)
                 self.engine = create_engine(url, echo=echo)
-                _sqlite_setup(self.engine)
+                _sqlite_setup(self.engine, self.checkpointer)
             else:
                 self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
         except (sa_exc.ArgumentError, ImportError) as exc:
@@ -84,6 +90,8 @@ class Database:
             conn = raw.execution_options(tearline_write=True)
             with conn.begin():
                 yield conn
+            if self.checkpointer is not None:
+                self.checkpointer.committed(raw.connection.dbapi_connection)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -92,6 +100,8 @@ class Database:
             yield conn
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
     # -- schema ---------------------------------------------------------------------------
