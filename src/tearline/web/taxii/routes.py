@@ -155,6 +155,10 @@ def _paged(service: Taxii, partner: str, scope: str, flt: filters_mod.Filters) -
 
 def _next(service: Taxii, partner: str, scope: str, flt: filters_mod.Filters, rows: Sequence[LightRow],
           more: bool) -> dict[str, Any]:
+    """``more`` and the cursor past the last row of the page read. The rows are those read, not
+    only those sent: when the gate withholds the last of them at delivery (a term added since the
+    page was chosen), the next page still starts after it, and a page whose every row was withheld
+    still carries a ``next`` for a client to follow. The position is sealed in the cursor."""
     head: dict[str, Any] = {"more": more}
     if more and rows:
         head["next"] = service.cursors.encode(partner, scope, flt.digest(), rows[-1].position)
@@ -232,12 +236,13 @@ def _collection_page(service: Taxii, partner: str, key: str, flt: filters_mod.Fi
     reader = service.reader(partner, stamp=stamp)
     with service.node.db.read() as conn:
         rows, more = reader.page(conn, row.id, flt.match, flt.versions, after=after, limit=flt.limit)
+        head = _next(service, partner, scope, flt, rows, more)  # past every row read, sent or not
         if kind == "objects":
             items: list[Any] = reader.deliver(conn, rows)
             rows = [i.row for i in items]
         else:
             items = rows
-    return _next(service, partner, scope, flt, rows, more), items, _added_headers(rows)
+    return head, items, _added_headers(rows)
 
 
 def _envelope(head: dict[str, Any], bodies: Sequence[bytes]) -> bytes:
@@ -344,11 +349,12 @@ def _object_versions(service: Taxii, partner: str, key: str, stix_id: str, flt: 
             raise not_found()  # withheld and absent answer alike
         chosen = reader.choose(visible, flt.versions)
         rows, more = window([r for r in visible if r.seq in chosen], flt.match, after, flt.limit)
+        head = _next(service, partner, scope, flt, rows, more)  # past every row read, sent or not
         items: list[Any] = rows
         if kind == "object":
             items = reader.deliver(conn, rows)
             rows = [i.row for i in items]
-    return _next(service, partner, scope, flt, rows, more), items, _added_headers(rows)
+    return head, items, _added_headers(rows)
 
 
 def _object_id(request: Request) -> str:
