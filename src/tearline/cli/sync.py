@@ -5,13 +5,18 @@ Exit code 1 when any peer failed (the others still ran); refused objects are lis
 
 from __future__ import annotations
 
-from typing import Annotated
+import threading
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from tearline.canonical import format_timestamp, from_micros
 from tearline.cli.common import node_of, out, print_json
 from tearline.errors import EXIT_ERROR
+
+if TYPE_CHECKING:
+    from tearline.settings import Settings
 
 app = typer.Typer(help="Pull from and push to peers' TAXII servers.", no_args_is_help=True)
 
@@ -78,24 +83,26 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
-def start_background(settings: object, every_s: float) -> tuple[object, object]:
+def start_background(settings: Settings, every_s: float) -> tuple[threading.Thread, threading.Event]:
     """A daemon thread that syncs with every peer every ``every_s`` seconds over its own node; returns
     (thread, stop event)."""
-    import threading
-
     from tearline.bootstrap import open_node
     from tearline.cli.common import err
-    from tearline.services.sync import federation_of, sync_forever
+    from tearline.services.sync import RunReport, federation_of, sync_forever
 
     stop = threading.Event()
 
-    def report(r: object) -> None:
-        error = getattr(r, "error", None)
-        if error:
-            err.print(f"sync {getattr(r, 'direction', '')} with {getattr(r, 'peer', '')} failed: {error}", markup=False)
+    def report(r: RunReport) -> None:
+        if r.error:
+            after = f" (next try after {format_timestamp(from_micros(r.next_try_us))})" if r.next_try_us else ""
+            err.print(f"sync {r.direction} with {r.peer} failed: {r.error}{after}", markup=False)
 
     def main() -> None:
-        node = open_node(settings)  # type: ignore[arg-type]
+        try:
+            node = open_node(settings)
+        except Exception as exc:
+            err.print(f"background sync cannot open the node: {exc}", markup=False)
+            return
         try:
             sync_forever(federation_of(node), every_s, stop, report)
         finally:
