@@ -1,4 +1,5 @@
-"""`tearline sync pull|push [CODE]`: one federation run with every peer (or one).
+"""`tearline sync pull|push [CODE]`: one federation run with every peer (or one);
+`tearline sync rejections [CODE]`: what was refused, and what its retries found.
 
 Exit code 1 when any peer failed (the others still ran); refused objects are listed, not fatal.
 """
@@ -31,19 +32,20 @@ def _run(ctx: typer.Context, direction: str, code: str | None, as_json: bool) ->
     else:
         t = Table(title=f"sync {direction}")
         for col in ("peer", "stored" if direction == "pull" else "accepted", "duplicates", "refused", "withheld",
-                    "pages", "error"):
+                    "retried", "pages", "error"):
             t.add_column(col)
         for r in reports:
-            t.add_row(r.peer, str(r.objects), str(r.duplicates), str(r.rejected), str(r.withheld), str(r.pages),
-                      r.error or "")
+            retried = f"{r.recovered} of {r.retried} stored" if r.retried else ""
+            t.add_row(r.peer, str(r.objects), str(r.duplicates), str(r.rejected), str(r.withheld), retried,
+                      str(r.pages), r.error or "")
         out.print(t)
         refused = [(r.peer, x) for r in reports for x in r.rejections]
         if refused:
             rt = Table(title="refused objects")
-            for col in ("peer", "id", "version", "reason"):
+            for col in ("peer", "id", "version", "reason", "state"):
                 rt.add_column(col)
             for peer, x in refused[:200]:
-                rt.add_row(peer, x.stix_id, x.version, x.reason)
+                rt.add_row(peer, x.stix_id, x.version, x.reason, x.state)
             out.print(rt)
             if len(refused) > 200:
                 out.print(f"... and {len(refused) - 200} more (all in the node's sync rejections)")
@@ -69,6 +71,42 @@ def push(
 ) -> None:
     """Send peers what the release pipeline releases to them and they have not confirmed yet."""
     _run(ctx, "push", code, as_json)
+
+
+@app.command("rejections")
+def rejections(
+    ctx: typer.Context,
+    code: Annotated[str | None, typer.Argument(help="one peer (default: every peer)")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="only `pending`, `refused`, `stored` or `gone`")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="newest first, at most this many")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Objects refused in a pull or a push: why, and what retrying the pending ones found."""
+    from tearline.services.sync import Federation, federation_of
+
+    with node_of(ctx) as node:
+        fed: Federation = federation_of(node)
+        rows = fed.rejections(code, state=state, limit=limit)
+
+    def when(us: int | None) -> str | None:
+        return None if us is None else format_timestamp(from_micros(us))
+
+    if as_json:
+        print_json([
+            {"peer": r.peer, "direction": r.direction, "id": r.stix_id, "version": r.version, "reason": r.reason,
+             "state": r.state, "attempts": r.attempts, "outcome": r.outcome, "collection": r.collection,
+             "at": when(r.at_us), "retried": when(r.retried_us)}
+            for r in rows
+        ])
+        return
+    t = Table(title="sync rejections")
+    for col in ("peer", "direction", "id", "version", "reason", "state", "attempts", "last retry"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.peer, r.direction, r.stix_id, r.version, r.reason, r.state, str(r.attempts), r.outcome or "")
+    out.print(t)
 
 
 def parse_duration(text: str) -> float:

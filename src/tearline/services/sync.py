@@ -158,6 +158,8 @@ class RunReport:
     pages: int = 0
     error: str | None = None
     skipped: bool = False  # backed off: not tried this time
+    retried: int = 0  # pull: objects refused as pending before, fetched and tried again
+    recovered: int = 0  # pull: of those, stored now
     next_try_us: int | None = None  # after a failure: when the background sync tries this peer again
     rejections: list[store.Rejection] = field(default_factory=list)
 
@@ -166,8 +168,10 @@ class RunReport:
             "peer": self.peer, "direction": self.direction, "objects": self.objects,
             "duplicates": self.duplicates, "rejected": self.rejected, "withheld": self.withheld,
             "pages": self.pages, "error": self.error, "skipped": self.skipped,
+            "retried": self.retried, "recovered": self.recovered,
             "next_try": None if self.next_try_us is None else format_timestamp(from_micros(self.next_try_us)),
-            "rejections": [{"id": r.stix_id, "version": r.version, "reason": r.reason} for r in self.rejections],
+            "rejections": [{"id": r.stix_id, "version": r.version, "reason": r.reason, "state": r.state}
+                           for r in self.rejections],
         }
 
 
@@ -278,6 +282,16 @@ class Federation:
         with self.db.write() as conn:
             store.set_health(conn, new)
         return new
+
+    def rejections(self, code: str | None = None, *, state: str | None = None,
+                   limit: int = 1000) -> list[store.Rejection]:
+        """Objects refused in either direction, newest first (of one peer, in one state)."""
+        if state is not None and state not in store.REJECTION_STATES:
+            raise InvalidInput(f"unknown state `{state}` (one of {', '.join(store.REJECTION_STATES)})")
+        if limit < 1:
+            raise InvalidInput("the limit must be at least 1")
+        with self.db.read() as conn:
+            return store.rejections(conn, code.upper() if code else None, limit, state=state)
 
     def health(self) -> list[store.Health]:
         out: list[store.Health] = []
