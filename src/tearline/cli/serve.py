@@ -42,6 +42,11 @@ def serve(
     """Serve this node over TAXII 2.1 (each partner sees only what its profile releases)."""
     import uvicorn
 
+    every = None
+    if sync_every:
+        from tearline.cli.sync import parse_duration
+
+        every = parse_duration(sync_every)  # a bad value is refused before anything starts
     settings = state(ctx).settings
     with node_of(ctx) as node:  # refuse to start on a folder without a node, before binding
         code = node.info.code
@@ -51,19 +56,16 @@ def serve(
         os.environ["TEARLINE_DB_URL"] = settings.db
     shown = f"[{host}]" if ":" in host else host
     out.print(f"node {code}: TAXII 2.1 discovery at http://{shown}:{port}/taxii2/ ({workers} worker(s))")
-    every = None
-    if sync_every:
-        from tearline.cli.sync import parse_duration
-
-        every = parse_duration(sync_every)  # a bad value is refused before anything starts
     # uvicorn stops gracefully on SIGTERM, puts the previous handler back and raises the signal
     # again: with the default handler the process would die there, before the background sync is
-    # stopped. This one lets `serve` return, stop the sync and exit 0.
+    # stopped. This one (also in force before uvicorn takes the signal over) unwinds `serve` like
+    # SIGINT does, so the sync is stopped below and the process exits 0.
     syncing: tuple[threading.Thread, threading.Event] | None = None
 
     def on_sigterm(*_: object) -> None:
         if syncing is not None:
             syncing[1].set()
+        raise SystemExit(0)
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     if every is not None:
