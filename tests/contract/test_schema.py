@@ -33,3 +33,43 @@ def test_migrate_is_idempotent_and_reports_head(node):  # type: ignore[no-untype
         assert current == head
     finally:
         db.dispose()
+
+
+def test_the_migrations_build_exactly_the_declared_schema(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tearline.store.schema import metadata
+
+    db = Database(db_url)
+    try:
+        db.migrate()
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_server_default": True}), metadata)
+        assert diff == []
+    finally:
+        db.dispose()
+
+
+def test_rejections_recorded_before_retries_existed_stay_refused(db_url: str) -> None:
+    from alembic import command
+
+    from tearline.store import sync as sync_store
+    from tearline.store.engine import _alembic_config
+
+    db = Database(db_url)
+    try:
+        with db.engine.connect() as raw, raw.begin():
+            command.upgrade(_alembic_config(raw), "0001")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO sync_rejections (peer, direction, stix_id, version, reason, at_us) "
+                "VALUES ('USA', 'pull', 'indicator--x', '2026-01-01T00:00:00.000Z', 'unknown marking definition', 1)"
+            ))
+        db.migrate()
+        with db.read() as conn:
+            [old] = sync_store.rejections(conn)
+            assert sync_store.pending_rejections(conn, "USA", 10) == []
+        assert (old.state, old.attempts, old.outcome, old.collection) == ("refused", 0, None, None)
+    finally:
+        db.dispose()

@@ -216,3 +216,22 @@ def test_network_demo(tmp_path: Path) -> None:
     assert result.seconds < 120
     assert all(result.topic_after[s][TARGET] == 0 for s in SCALERS)
     assert result.topic_after["NZL"][TARGET] > 0
+
+
+def test_a_peer_whose_token_cannot_be_read_is_backed_off_and_the_others_go_on(
+    pair: tuple[Member, Member], serve: Callable[[Member], str]
+) -> None:
+    a, b = pair
+    serve(b)
+    fed = federation_of(a.node)
+    fed.peers.add("CAN", "http://127.0.0.1:9/taxii2/", "t1")
+    fed.peers.add("USA", b.url, b.tokens["GBR"])
+    with a.node.db.write() as conn:
+        a.node.vault.delete_secret(conn, "peer:CAN", "token")
+    reports = {r.peer: r for r in fed.run("push")}
+    assert "has no token" in str(reports["CAN"].error) and reports["CAN"].next_try_us
+    assert reports["USA"].error is None and reports["USA"].objects > 0
+    health = {(h.peer, h.direction): h for h in fed.health()}
+    assert health[("CAN", "push")].failures == 1
+    again = {r.peer: r for r in fed.run("push", respect_backoff=True)}
+    assert again["CAN"].skipped and not again["USA"].skipped

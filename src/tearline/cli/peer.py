@@ -54,6 +54,7 @@ def list_cmd(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
             item[d] = None if h is None else {
                 "last_ok": None if h.last_ok_us is None else format_timestamp(from_micros(h.last_ok_us)),
                 "last_error": h.last_error, "failures": h.failures,
+                "next_try": format_timestamp(from_micros(h.next_try_us)) if h.last_error else None,
             }
         data.append(item)
     if as_json:
@@ -66,7 +67,12 @@ def list_cmd(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
         cells = []
         for d in ("pull", "push"):
             h = item[d]
-            cells.append("never" if not isinstance(h, dict) else (h["last_error"] or f"ok {h['last_ok'] or ''}"))
+            if not isinstance(h, dict) or (h["last_ok"] is None and h["last_error"] is None):
+                cells.append("never")
+            elif h["last_error"]:
+                cells.append(f"{h['last_error']} ({h['failures']} failure(s); next try after {h['next_try']})")
+            else:
+                cells.append(f"ok {h['last_ok']}")
         cols = item["collections"]
         t.add_row(str(item["code"]), str(item["url"]), ", ".join(cols) if isinstance(cols, list) and cols else "all",
                   *cells)

@@ -8,20 +8,25 @@ tearline's per-request cost the server is not the limit; it remains the next thi
 builds its own app from the environment through the import-string factory
 ``tearline.asgi:from_env`` (uvicorn's ``factory=True``), so ``--workers N`` shares nothing but the
 database and the keys: cursors are stateless and each worker keeps its own release cache.
-uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, then the node closes).
+uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, then the node closes);
+then the background sync of ``--sync-every`` is stopped (it finishes the page or batch in hand),
+and a SIGTERM exits 0.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
 from typing import Annotated, Any
 
 import typer
 
-from tearline.cli.common import node_of, out, state
+from tearline.cli.common import err, node_of, out, state
 
 FACTORY = "tearline.asgi:from_env"
+SYNC_STOP_S = 30  # how long a stopping server waits for the background sync to finish what it is doing
 
 
 def serve(
@@ -37,6 +42,11 @@ def serve(
     """Serve this node over TAXII 2.1 (each partner sees only what its profile releases)."""
     import uvicorn
 
+    every = None
+    if sync_every:
+        from tearline.cli.sync import parse_duration
+
+        every = parse_duration(sync_every)  # a bad value is refused before anything starts
     settings = state(ctx).settings
     with node_of(ctx) as node:  # refuse to start on a folder without a node, before binding
         code = node.info.code
@@ -46,18 +56,36 @@ def serve(
         os.environ["TEARLINE_DB_URL"] = settings.db
     shown = f"[{host}]" if ":" in host else host
     out.print(f"node {code}: TAXII 2.1 discovery at http://{shown}:{port}/taxii2/ ({workers} worker(s))")
-    syncing = None
-    if sync_every:
-        from tearline.cli.sync import parse_duration, start_background
+    # uvicorn stops gracefully on SIGTERM, puts the previous handler back and raises the signal
+    # again: with the default handler the process would die there, before the background sync is
+    # stopped. This one (also in force before uvicorn takes the signal over) unwinds `serve` like
+    # SIGINT does, so the sync is stopped below and the process exits 0.
+    syncing: tuple[threading.Thread, threading.Event] | None = None
 
-        syncing = start_background(settings, parse_duration(sync_every))
+    def on_sigterm(*_: object) -> None:
+        if syncing is not None:
+            syncing[1].set()
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    if every is not None:
+        from tearline.cli.sync import start_background
+
+        syncing = start_background(settings, every)
         out.print(f"syncing with peers every {sync_every}")
     try:
         _run(uvicorn, host, port, workers, log_level)
     finally:
         if syncing is not None:
-            syncing[1].set()  # type: ignore[attr-defined]
-            syncing[0].join(timeout=30)  # type: ignore[attr-defined]
+            thread, stop = syncing
+            stop.set()
+            thread.join(timeout=SYNC_STOP_S)
+            if thread.is_alive():
+                err.print(f"background sync still busy after {SYNC_STOP_S} s: stopped where it was "
+                          "(every committed page and confirmation is kept)")
+            else:
+                err.print("background sync stopped")
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> None:
@@ -88,7 +116,5 @@ def _run(uvicorn: Any, host: str, port: int, workers: int, log_level: str) -> No
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> int:
-    from tearline.cli.common import err
-
     err.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {exc.strerror or exc}")
     return 1

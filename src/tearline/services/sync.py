@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 import httpx
 import orjson
 
-from tearline.canonical import to_micros
+from tearline.canonical import format_timestamp, from_micros, to_micros
 from tearline.clock import Clock
 from tearline.errors import InvalidInput, NotFound, TearlineError
 from tearline.model.partners import check_code
@@ -158,6 +158,9 @@ class RunReport:
     pages: int = 0
     error: str | None = None
     skipped: bool = False  # backed off: not tried this time
+    retried: int = 0  # pull: objects refused as pending before, fetched and tried again
+    recovered: int = 0  # pull: of those, stored now
+    next_try_us: int | None = None  # after a failure: when the background sync tries this peer again
     rejections: list[store.Rejection] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -165,7 +168,10 @@ class RunReport:
             "peer": self.peer, "direction": self.direction, "objects": self.objects,
             "duplicates": self.duplicates, "rejected": self.rejected, "withheld": self.withheld,
             "pages": self.pages, "error": self.error, "skipped": self.skipped,
-            "rejections": [{"id": r.stix_id, "version": r.version, "reason": r.reason} for r in self.rejections],
+            "retried": self.retried, "recovered": self.recovered,
+            "next_try": None if self.next_try_us is None else format_timestamp(from_micros(self.next_try_us)),
+            "rejections": [{"id": r.stix_id, "version": r.version, "reason": r.reason, "state": r.state}
+                           for r in self.rejections],
         }
 
 
@@ -239,26 +245,33 @@ class Federation:
         self.runners = {"pull": pull, "push": push}
 
     def run(self, direction: str, code: str | None = None, *, respect_backoff: bool = False) -> list[RunReport]:
-        peers = [self.peers.get(code)] if code else self.peers.all()
+        if code:
+            peers: list[Peer | str] = [self.peers.get(code)]  # an unknown peer is an error of the command
+        else:
+            peers = [r.code for r in self.peers.rows()]  # one peer's missing token fails that peer only
         return [self.run_one(direction, p, respect_backoff=respect_backoff) for p in peers]
 
-    def run_one(self, direction: str, peer: Peer, *, respect_backoff: bool = False) -> RunReport:
+    def run_one(self, direction: str, peer: Peer | str, *, respect_backoff: bool = False) -> RunReport:
+        """One pull or push with one peer (a code is looked up here, so a peer that cannot even be
+        read is reported and backed off like one that does not answer)."""
+        code = peer if isinstance(peer, str) else peer.code
         now = self.clock.now()
         with self.db.read() as conn:
-            health = store.get_health(conn, peer.code, direction)
+            health = store.get_health(conn, code, direction)
         if respect_backoff and health.next_try_us > to_micros(now):
-            return RunReport(peer.code, direction, skipped=True, error=health.last_error)
+            return RunReport(code, direction, skipped=True, error=health.last_error,
+                             next_try_us=health.next_try_us)
         try:
-            report = self.runners[direction](peer)
+            report = self.runners[direction](self.peers.get(peer) if isinstance(peer, str) else peer)
         except TearlineError as exc:
-            report = RunReport(peer.code, direction, error=exc.message)
+            report = RunReport(code, direction, error=exc.message)
         except Exception as exc:  # one peer's failure never stops the others
-            log.exception("sync %s with %s failed", direction, peer.code)
-            report = RunReport(peer.code, direction, error=f"unexpected error: {type(exc).__name__}")
-        self._record_health(health, report, now)
+            log.exception("sync %s with %s failed", direction, code)
+            report = RunReport(code, direction, error=f"unexpected error: {type(exc).__name__}")
+        report.next_try_us = self._record_health(health, report, now).next_try_us or None
         return report
 
-    def _record_health(self, h: store.Health, report: RunReport, now: datetime) -> None:
+    def _record_health(self, h: store.Health, report: RunReport, now: datetime) -> store.Health:
         now_us = to_micros(now)
         if report.error is None:
             new = store.Health(h.peer, h.direction, now_us, None, 0, 0)
@@ -268,6 +281,17 @@ class Federation:
                                to_micros(now + wait))
         with self.db.write() as conn:
             store.set_health(conn, new)
+        return new
+
+    def rejections(self, code: str | None = None, *, state: str | None = None,
+                   limit: int = 1000) -> list[store.Rejection]:
+        """Objects refused in either direction, newest first (of one peer, in one state)."""
+        if state is not None and state not in store.REJECTION_STATES:
+            raise InvalidInput(f"unknown state `{state}` (one of {', '.join(store.REJECTION_STATES)})")
+        if limit < 1:
+            raise InvalidInput("the limit must be at least 1")
+        with self.db.read() as conn:
+            return store.rejections(conn, code.upper() if code else None, limit, state=state)
 
     def health(self) -> list[store.Health]:
         out: list[store.Health] = []
@@ -290,13 +314,25 @@ def federation_of(node: Node) -> Federation:
 
 def sync_forever(federation: Federation, every_s: float, stop: Any, on_report: Callable[[RunReport], None]) -> None:
     """Pull then push with every peer, every ``every_s`` seconds until ``stop`` (a threading.Event)
-    is set; a peer that fails is backed off (``sync_health``) and reported, never in the way."""
+    is set; a peer that fails is backed off (``sync_health``) and reported, never in the way.
+
+    Nothing ends the loop but ``stop``: an error outside one peer's run (the database busy, a
+    report that cannot be shown) is logged and reported, and the next peer or round goes on.
+    """
     while not stop.is_set():
+        try:
+            codes = [r.code for r in federation.peers.rows()]
+        except Exception:
+            log.exception("background sync cannot list the peers")
+            codes = []
         for direction in ("pull", "push"):
-            for peer in federation.peers.all():
+            for code in codes:
                 if stop.is_set():
                     return
-                report = federation.run_one(direction, peer, respect_backoff=True)
-                if not report.skipped:
-                    on_report(report)
+                try:
+                    report = federation.run_one(direction, code, respect_backoff=True)
+                    if not report.skipped:
+                        on_report(report)
+                except Exception:
+                    log.exception("background sync %s with %s failed", direction, code)
         stop.wait(every_s)

@@ -14,7 +14,11 @@ markings with the peer as originator (so the third-party rule applies to it), an
 peer's inbox collection (``inbox-<code>``): a pull and a push of the same version meet there and are
 stored once, the peer reads it back only as its own (``OWN_OBJECT``), and no other partner can read
 an inbox. An object this node itself originated, coming back, is refused. Every refused object is
-recorded with its reason (``sync_rejections``).
+recorded with its reason (``sync_rejections``): for good (invalid, our own), or as pending when it
+refers to a marking definition that could not be had yet. After its crawl, every pull fetches a
+bounded number of the peer's pending objects again by id and version and takes them like a page;
+each retry's outcome is recorded (stored, gone, still pending, refused; refused after
+``MAX_ATTEMPTS`` tries).
 
 Marking definitions are taken from the page itself, then from definitions this peer sent before
 (stored in its inbox), then fetched by id from the same collection.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -38,12 +42,15 @@ from tearline.model.markings import MarkedItem
 from tearline.services.intake import IngestSummary, Intake, version_of
 from tearline.services.node import NodeInfo
 from tearline.services.sync import Peer, PeerClient, PeerError, RunReport
+from tearline.stix.markings import TLP_MARKING_IDS
 from tearline.stix.reader import RawObject, Unit
 from tearline.store import nodes
 from tearline.store import sync as store
 from tearline.store.engine import Database
 
 PAGE = 1000
+RETRY_BATCH = 200  # pending rejections fetched again per pull of one peer
+MAX_ATTEMPTS = 24  # retries before a pending rejection is refused for good (2 hours at `--sync-every 5m`)
 MAX_PAGES = 100_000  # a bound on one run's loop (a peer that never says `more: false`)
 
 
@@ -55,15 +62,19 @@ class _Run:
     report: RunReport
     definitions: dict[str, dict[str, Any]]
     missing: set[str]
+    fresh: set[tuple[str, str]] = field(default_factory=set)  # (id, version) refused in this run
 
 
 class Puller:
-    def __init__(self, db: Database, clock: Clock, intake: Intake, info: NodeInfo, *, page: int = PAGE) -> None:
+    def __init__(self, db: Database, clock: Clock, intake: Intake, info: NodeInfo, *, page: int = PAGE,
+                 retry_batch: int = RETRY_BATCH, max_attempts: int = MAX_ATTEMPTS) -> None:
         self.db = db
         self.clock = clock
         self.intake = intake
         self.info = info
         self.page = page
+        self.retry_batch = retry_batch
+        self.max_attempts = max_attempts
 
     def pull(self, peer: Peer, *, transport: httpx.BaseTransport | None = None) -> RunReport:
         report = RunReport(peer.code, "pull")
@@ -76,6 +87,7 @@ class Puller:
             run = _Run(peer, client, inbox.id, report, known, set())
             for col in self._collections(client, peer):
                 self._crawl(run, col)
+            self._retry(run)
         return report
 
     @staticmethod
@@ -120,7 +132,7 @@ class Puller:
                     raise PeerError(f"peer `{run.peer.code}` answered a bad envelope")
                 ahead: Future[httpx.Response] | None = pool.submit(fetch, nxt) if more else None
                 try:
-                    self._store_page(run, objs)
+                    self._store_page(run, objs, collection)
                 except BaseException:
                     if ahead is not None:
                         ahead.cancel()
@@ -137,13 +149,36 @@ class Puller:
         raise PeerError(f"peer `{run.peer.code}` kept answering `more` past {MAX_PAGES} pages")
 
     # -- one page ---------------------------------------------------------------------------------
-    def _store_page(self, run: _Run, objs: Sequence[Any]) -> None:
+    def _store_page(self, run: _Run, objs: Sequence[Any], collection: str) -> None:
+        refused, _ = self._take(run, objs)
+        if refused:
+            at = to_micros(self.clock.now())
+            items = [
+                store.Rejection(run.peer.code, "pull", *_ref(o), reason, at, collection,
+                                "pending" if pending else "refused")
+                for o, reason, pending in refused
+            ]
+            with self.db.write() as conn:
+                store.add_rejections(conn, items)
+            run.fresh.update((r.stix_id, r.version) for r in items)
+            run.report.rejected += len(items)
+            run.report.rejections.extend(items)
+
+    def _take(self, run: _Run, objs: Sequence[Any]) -> tuple[list[tuple[Any, str, bool]], set[int]]:
+        """Validate, label and store what a peer sent: (refused objects with the reason and whether
+        it may pass later, ids (``id()``) of the objects stored or already stored).
+
+        An object that refers to a marking definition neither the page, the peer's earlier
+        definitions nor a fetch by id could provide may pass once the definition is known: it is
+        refused as pending. Anything else refused (invalid STIX, an object this node originated,
+        a definition that makes no sense) is refused for good.
+        """
         code = run.peer.code
-        rejected: list[tuple[Any, str]] = []
+        rejected: list[tuple[Any, str, bool]] = []
         candidates: list[dict[str, Any]] = []
         for obj in objs:
             if not isinstance(obj, dict):
-                rejected.append((obj, "not a JSON object"))
+                rejected.append((obj, "not a JSON object", False))
                 continue
             if obj.get("type") == "marking-definition" and isinstance(obj.get("id"), str):
                 run.definitions.setdefault(obj["id"], obj)
@@ -153,8 +188,11 @@ class Puller:
             mine = store.own_ids(conn, [str(o.get("id", "")) for o in candidates])
         keep = []
         for obj in candidates:
+            unknown = sorted(_marking_refs(obj) - set(run.definitions) - set(TLP_MARKING_IDS))
             if obj.get("id") in mine and obj.get("type") != "marking-definition":
-                rejected.append((obj, "an object this node originated"))
+                rejected.append((obj, "an object this node originated", False))
+            elif unknown:
+                rejected.append((obj, f"unknown marking definition `{unknown[0]}`", True))
             else:
                 keep.append(obj)
         unit = Unit(
@@ -165,7 +203,7 @@ class Puller:
         good, problems = self.intake.prepare_unit(unit, default=default, checks=False)
         good_ids = {id(p.obj) for p in good}
         refused = iter(problems)
-        rejected.extend((o, next(refused, "refused")) for o in keep if id(o) not in good_ids)
+        rejected.extend((o, next(refused, "refused"), False) for o in keep if id(o) not in good_ids)
         summary = IngestSummary()
         if good:
             memo: dict[MarkedItem, MarkedItem] = {}
@@ -175,23 +213,66 @@ class Puller:
             )
         run.report.objects += summary.new
         run.report.duplicates += summary.duplicate
-        if rejected:
-            at = to_micros(self.clock.now())
-            items = [store.Rejection(code, "pull", *_ref(o), reason, at) for o, reason in rejected]
-            with self.db.write() as conn:
-                store.add_rejections(conn, items)
-            run.report.rejected += len(items)
-            run.report.rejections.extend(items)
+        return rejected, good_ids
+
+    # -- retries of pending rejections --------------------------------------------------------------
+    def _retry(self, run: _Run) -> None:
+        """Fetch again, by id and version, objects refused as pending, and take them like a page.
+
+        Outcomes: ``stored`` (stored now, or it came meanwhile by a push or another pull);
+        ``gone`` (the peer no longer lets this node see it); ``refused`` (refused for good, or
+        still pending after ``max_attempts`` tries); else it stays ``pending``. A peer failing
+        during a retry fails the pull; the attempt is recorded.
+        """
+        with self.db.read() as conn:
+            pending = store.pending_rejections(conn, run.peer.code, self.retry_batch)
+        for rej in pending:
+            if (rej.stix_id, rej.version) in run.fresh:
+                continue  # refused a moment ago: tried at the next pull
+            attempts = rej.attempts + 1
+            try:
+                state, outcome = self._retry_one(run, rej)
+            except PeerError as exc:
+                self._settle(run, rej, "pending", exc.message, attempts)
+                raise
+            if state == "pending" and attempts >= self.max_attempts:
+                state, outcome = "refused", f"gave up after {attempts} attempts: {outcome}"
+            self._settle(run, rej, state, outcome, attempts)
+
+    def _retry_one(self, run: _Run, rej: store.Rejection) -> tuple[str, str]:
+        with self.db.read() as conn:
+            if store.has_version(conn, run.inbox, rej.stix_id, rej.version):
+                return "stored", "stored since by a push or another pull"
+        if rej.collection is None:
+            return "refused", "no collection recorded to fetch it from"
+        url = run.client.objects_url(rej.collection) + quote(rej.stix_id, safe="") + "/"
+        resp = run.client.request("GET", url, params={"match[version]": "all"})
+        if resp.status_code == 404:
+            return "gone", "the peer no longer serves it to this node"
+        doc = run.client.json(resp, "get an object")
+        found = [o for o in doc.get("objects") or [] if isinstance(o, dict) and o.get("id") == rej.stix_id
+                 and version_of(o) == rej.version]
+        if not found:
+            return "gone", "the peer no longer serves this version to this node"
+        refused, stored = self._take(run, found[:1])
+        if stored:
+            run.report.recovered += 1
+            return "stored", "stored"
+        _, reason, pending = refused[0]
+        return ("pending" if pending else "refused"), reason
+
+    def _settle(self, run: _Run, rej: store.Rejection, state: str, outcome: str, attempts: int) -> None:
+        assert rej.id is not None
+        with self.db.write() as conn:
+            store.settle_rejection(conn, rej.id, state=state, outcome=outcome, attempts=attempts,
+                                   at_us=to_micros(self.clock.now()))
+        run.report.retried += 1
 
     def _resolve(self, run: _Run, objs: Sequence[dict[str, Any]]) -> None:
         """Fetch, by id from the peer, marking definitions the page refers to but does not carry."""
         wanted: set[str] = set()
         for o in objs:
-            refs = list(o.get("object_marking_refs") or [])
-            refs += [g.get("marking_ref") for g in o.get("granular_markings") or [] if isinstance(g, dict)]
-            wanted.update(r for r in refs if isinstance(r, str) and r.startswith("marking-definition--"))
-        from tearline.stix.markings import TLP_MARKING_IDS
-
+            wanted |= _marking_refs(o)
         for ref in sorted(wanted - set(run.definitions) - set(TLP_MARKING_IDS) - run.missing):
             for col in self._collections(run.client, run.peer):
                 resp = run.client.request("GET", run.client.objects_url(col) + quote(ref, safe="") + "/")
@@ -204,6 +285,16 @@ class Puller:
                     break
             else:
                 run.missing.add(ref)
+
+
+def _marking_refs(obj: dict[str, Any]) -> set[str]:
+    """The marking definitions an object refers to (object and granular markings)."""
+    refs = obj.get("object_marking_refs")
+    out = list(refs) if isinstance(refs, list) else []
+    granular = obj.get("granular_markings")
+    if isinstance(granular, list):
+        out += [g.get("marking_ref") for g in granular if isinstance(g, dict)]
+    return {r for r in out if isinstance(r, str) and r.startswith("marking-definition--")}
 
 
 def _later(a: str | None, b: str | None) -> str | None:

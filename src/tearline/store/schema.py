@@ -320,8 +320,16 @@ sync_rejections = Table(
     Column("version", String(40), nullable=False),
     Column("reason", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("collection", String(160), nullable=True),  # pull: the peer's collection it came from
+    # refused (final) | pending (retried on the next pulls) | stored (a retry stored it) | gone (the
+    # peer no longer serves it)
+    Column("state", String(12), nullable=False, server_default="refused"),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # retries so far
+    Column("outcome", Text, nullable=True),  # what the last retry found
+    Column("retried_us", BigInteger, nullable=True),
     UniqueConstraint("peer", "direction", "stix_id", "version", "reason"),
     Index("ix_sync_rejections_peer", "peer", "id"),
+    Index("ix_sync_rejections_state", "peer", "state", "id"),
 )
 
 sync_health = Table(

@@ -145,14 +145,38 @@ def own_ids(conn: Connection, stix_ids: Sequence[str]) -> set[str]:
 
 
 # -- rejections and health --------------------------------------------------------------------------
+REJECTION_STATES = ("pending", "refused", "stored", "gone")
+
+
 @dataclass(frozen=True)
 class Rejection:
+    """An object a peer refused (push) or this node refused from a peer (pull).
+
+    ``state``: ``refused`` is final; ``pending`` is retried on the next pulls; ``stored`` and
+    ``gone`` are the outcomes of a retry (stored at last; the peer no longer serves it).
+    """
+
     peer: str
     direction: str
     stix_id: str
     version: str
     reason: str
     at_us: int
+    collection: str | None = None
+    state: str = "refused"
+    attempts: int = 0
+    outcome: str | None = None
+    retried_us: int | None = None
+    id: int | None = None
+
+
+def _rejection(r: object) -> Rejection:
+    m = r._mapping  # type: ignore[attr-defined]
+    return Rejection(
+        m["peer"], m["direction"], m["stix_id"], m["version"], m["reason"], int(m["at_us"]), m["collection"],
+        m["state"], int(m["attempts"]), m["outcome"], None if m["retried_us"] is None else int(m["retried_us"]),
+        int(m["id"]),
+    )
 
 
 def add_rejections(conn: Connection, items: Sequence[Rejection]) -> int:
@@ -169,17 +193,54 @@ def add_rejections(conn: Connection, items: Sequence[Rejection]) -> int:
         if exists is None:
             conn.execute(sync_rejections.insert().values(
                 peer=r.peer, direction=r.direction, stix_id=r.stix_id[:200], version=r.version[:40],
-                reason=r.reason, at_us=r.at_us,
+                reason=r.reason, at_us=r.at_us, collection=r.collection, state=r.state, attempts=r.attempts,
+                outcome=r.outcome, retried_us=r.retried_us,
             ))
             added += 1
     return added
 
 
-def rejections(conn: Connection, peer: str | None = None, limit: int = 1000) -> list[Rejection]:
+def rejections(conn: Connection, peer: str | None = None, limit: int = 1000, *,
+               state: str | None = None) -> list[Rejection]:
+    """Rejections, newest first."""
     q = select(sync_rejections).order_by(sync_rejections.c.id.desc()).limit(limit)
     if peer is not None:
         q = q.where(sync_rejections.c.peer == peer)
-    return [Rejection(r.peer, r.direction, r.stix_id, r.version, r.reason, int(r.at_us)) for r in conn.execute(q)]
+    if state is not None:
+        q = q.where(sync_rejections.c.state == state)
+    return [_rejection(r) for r in conn.execute(q)]
+
+
+def pending_rejections(conn: Connection, peer: str, limit: int) -> list[Rejection]:
+    """A peer's pull rejections waiting for a retry, the least recently tried first."""
+    q = (
+        select(sync_rejections)
+        .where(sync_rejections.c.peer == peer, sync_rejections.c.direction == "pull",
+               sync_rejections.c.state == "pending")
+        .order_by(sync_rejections.c.retried_us.is_not(None), sync_rejections.c.retried_us, sync_rejections.c.id)
+        .limit(limit)
+    )
+    return [_rejection(r) for r in conn.execute(q)]
+
+
+def settle_rejection(conn: Connection, rejection_id: int, *, state: str, outcome: str, attempts: int,
+                     at_us: int) -> None:
+    """Record what a retry of one rejection found."""
+    if state not in REJECTION_STATES:
+        raise ValueError(f"unknown rejection state `{state}`")
+    conn.execute(
+        sync_rejections.update().where(sync_rejections.c.id == rejection_id).values(
+            state=state, outcome=outcome[:2000], attempts=attempts, retried_us=at_us,
+        )
+    )
+
+
+def has_version(conn: Connection, collection_id: str, stix_id: str, version: str) -> bool:
+    """Whether one version (by its version text) is stored in a collection."""
+    q = select(objects.c.seq).where(
+        objects.c.collection_id == collection_id, objects.c.stix_id == stix_id, objects.c.version == version
+    ).limit(1)
+    return conn.execute(q).first() is not None
 
 
 @dataclass(frozen=True)
