@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -59,6 +60,29 @@ class CountingServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class HangingServer:
+    """A peer that accepts connections and never answers (until stopped: then it closes them)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/taxii2/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def stop(self) -> None:
+        self.sock.close()
+        for c in self.held:
+            c.close()
 
 
 def until(what: str, check: Callable[[], bool], timeout: float = WAIT_S) -> None:
@@ -118,22 +142,26 @@ def test_serve_sync_every_pulls_pushes_backs_off_failing_peers_and_stops_on_sigt
     a = build_member(tmp_path, "GBR", seed=3, size=500, now=now)
     b = build_member(tmp_path, "USA", seed=4, size=500, now=now)
     bad = CountingServer()
+    hanging = HangingServer()
     try:
         port_a, port_b, closed = free_ports(3)
-        # B syncs with A, with CAN (a node answering 500 to everything) and NZL (nothing listening).
-        # A has no peers: what of A's reaches B came by B's pull.
+        # B syncs with A, with CAN (a node answering 500 to everything), NZL (nothing listening) and
+        # AUS (accepts and never answers: three reads of 30 s before it counts as failed). A has no
+        # peers: what of A's reaches B came by B's pull.
         fed_b = federation_of(b.node)
         fed_b.peers.add("GBR", f"http://127.0.0.1:{port_a}/taxii2/", a.tokens["USA"])
         fed_b.peers.add("CAN", bad.url, "t1")
         fed_b.peers.add("NZL", f"http://127.0.0.1:{closed}/taxii2/", "t2")
+        fed_b.peers.add("AUS", hanging.url, "t3")
         served.start(a, port_a)
         proc_b, log_b = served.start(b, port_b, "--sync-every", "1s")
 
         want_pull = releasable(a, "USA")
         want_push = releasable(b, "GBR")
         assert want_pull and want_push
-        until("A's objects at B by pull", lambda: inbox_versions(b, "GBR") == want_pull)
-        until("B's push at A", lambda: inbox_versions(a, "USA") == want_push)
+        # AUS comes first in every round; it must not hold up A (it would for over 90 s)
+        until("A's objects at B by pull while AUS hangs", lambda: inbox_versions(b, "GBR") == want_pull, 60)
+        until("B's push at A while AUS hangs", lambda: inbox_versions(a, "USA") == want_push, 60)
 
         # the failing peers are reported on stderr and in `peer list`, and backed off
         until("the failures reported", lambda: "sync pull with CAN failed" in log_b.read_text()
@@ -162,6 +190,7 @@ def test_serve_sync_every_pulls_pushes_backs_off_failing_peers_and_stops_on_sigt
         assert log_b.read_text().count("sync pull with CAN failed") == 1
 
         # SIGTERM: the server and its background sync stop, and the process exits 0
+        hanging.stop()  # (a read still waiting on AUS would otherwise hold the stop up to its timeout)
         proc_b.send_signal(signal.SIGTERM)
         assert proc_b.wait(timeout=60) == 0, log_b.read_text()
         err = log_b.read_text()
@@ -169,5 +198,6 @@ def test_serve_sync_every_pulls_pushes_backs_off_failing_peers_and_stops_on_sigt
         assert "Traceback" not in err
     finally:
         bad.stop()
+        hanging.stop()
         a.node.close()
         b.node.close()

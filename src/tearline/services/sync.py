@@ -15,6 +15,7 @@ under the vault's current data key, bound to the peer code, through the vault's 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -312,27 +313,47 @@ def federation_of(node: Node) -> Federation:
     return Federation(node.db, node.clock, peers, puller.pull, pusher.push)
 
 
-def sync_forever(federation: Federation, every_s: float, stop: Any, on_report: Callable[[RunReport], None]) -> None:
+def sync_forever(
+    federation: Federation, every_s: float, stop: Any, on_report: Callable[[RunReport], None], *,
+    join_s: float = 25.0,
+) -> None:
     """Pull then push with every peer, every ``every_s`` seconds until ``stop`` (a threading.Event)
     is set; a peer that fails is backed off (``sync_health``) and reported, never in the way.
 
-    Nothing ends the loop but ``stop``: an error outside one peer's run (the database busy, a
-    report that cannot be shown) is logged and reported, and the next peer or round goes on.
+    Each peer's round runs in a thread of its own, so a peer that hangs (accepts the connection
+    and never answers: up to three reads of 30 s) holds up only itself; while its round is still
+    running it is left out of the next ones. Nothing ends the loop but ``stop``: an error outside
+    one peer's run (the database busy, a report that cannot be shown) is logged and reported, and
+    the next peer or round goes on. On ``stop`` the rounds under way get ``join_s`` seconds to end.
     """
+    running: dict[str, threading.Thread] = {}
     while not stop.is_set():
         try:
             codes = [r.code for r in federation.peers.rows()]
         except Exception:
             log.exception("background sync cannot list the peers")
             codes = []
-        for direction in ("pull", "push"):
-            for code in codes:
-                if stop.is_set():
-                    return
-                try:
-                    report = federation.run_one(direction, code, respect_backoff=True)
-                    if not report.skipped:
-                        on_report(report)
-                except Exception:
-                    log.exception("background sync %s with %s failed", direction, code)
+        for code in codes:
+            busy = running.get(code)
+            if busy is not None and busy.is_alive():
+                continue
+            t = threading.Thread(target=_peer_round, args=(federation, code, stop, on_report),
+                                 name=f"tearline-sync-{code}", daemon=True)
+            running[code] = t
+            t.start()
         stop.wait(every_s)
+    deadline = time.monotonic() + join_s
+    for t in running.values():
+        t.join(max(0.0, deadline - time.monotonic()))
+
+
+def _peer_round(federation: Federation, code: str, stop: Any, on_report: Callable[[RunReport], None]) -> None:
+    for direction in ("pull", "push"):
+        if stop.is_set():
+            return
+        try:
+            report = federation.run_one(direction, code, respect_backoff=True)
+            if not report.skipped:
+                on_report(report)
+        except Exception:
+            log.exception("background sync %s with %s failed", direction, code)
