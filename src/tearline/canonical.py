@@ -21,8 +21,16 @@ _OPTS = orjson.OPT_SORT_KEYS
 
 
 def dumps(value: Any) -> bytes:
-    """Deterministic compact JSON bytes with sorted keys."""
-    return orjson.dumps(value, option=_OPTS)
+    """Deterministic compact JSON bytes with sorted keys, in an allocation of their own size.
+
+    orjson (3.12 and later) reserves its output buffer generously (4 KiB at least, several times
+    the output for strings) and never gives the rest back: the ``bytes`` it returns reports its
+    length but keeps the whole reservation (seven times the length on ATT&CK objects, measured with
+    tracemalloc; ``sys.getsizeof`` does not show it). Released bodies are kept in byte-bounded
+    caches per worker, which counted their length and so held about seven times their bound. The
+    copy costs a ``memcpy`` of the output, far less than making it.
+    """
+    return bytes(memoryview(orjson.dumps(value, option=_OPTS)))
 
 
 def loads(data: bytes | str) -> Any:

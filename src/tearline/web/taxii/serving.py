@@ -61,14 +61,22 @@ class Entry(NamedTuple):
 class ReleaseCache:
     """Pipeline outcomes per (partner, seq), bounded by the bytes they hold.
 
+    Partners whose profiles (and canaries) give them the same bytes for a version share one copy:
+    a body is kept once per content, with the number of entries that use it, and the bound counts
+    each distinct body once plus a fixed overhead per entry. Four partners under the same profile
+    crawling the ATT&CK data hold 8.5 MB of bodies instead of 34 MB.
+
     Entries are held as plain tuples of plain values: the cyclic garbage collector stops tracking
     such a tuple once it survives a collection (it does not for a tuple subclass), so tens of
     thousands of entries add nothing to the full collections that would otherwise stall requests.
     """
 
+    ENTRY_BYTES = 448  # per entry besides its body: key, tuple, ints, table slots (330-450 B measured)
+
     def __init__(self, max_bytes: int = 96 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[str, int], tuple[Any, ...]] = OrderedDict()
+        self._bodies: dict[bytes, tuple[bytes, int]] = {}  # content -> (the copy kept, entries using it)
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -81,20 +89,44 @@ class ReleaseCache:
         return Entry._make(got)
 
     def put(self, partner: str, seq: int, entry: Entry) -> None:
-        size = len(entry.body or b"") + 64
         with self._lock:
             old = self._items.pop((partner, seq), None)
             if old is not None:
-                self._bytes -= len(old[1] or b"") + 64
+                self._forget(old)
+            body = entry.body
+            if body is not None:
+                kept, uses = self._bodies.get(body, (body, 0))
+                if not uses:
+                    self._bytes += len(body)
+                self._bodies[kept] = (kept, uses + 1)
+                entry = entry._replace(body=kept)
             self._items[(partner, seq)] = tuple(entry)
-            self._bytes += size
+            self._bytes += self.ENTRY_BYTES
             while self._bytes > self.max_bytes and self._items:
-                _, gone = self._items.popitem(last=False)
-                self._bytes -= len(gone[1] or b"") + 64
+                self._forget(self._items.popitem(last=False)[1])
+
+    def _forget(self, item: tuple[Any, ...]) -> None:
+        self._bytes -= self.ENTRY_BYTES
+        body: bytes | None = item[1]
+        if body is None:
+            return
+        kept, uses = self._bodies[body]
+        if uses > 1:
+            self._bodies[kept] = (kept, uses - 1)
+        else:
+            del self._bodies[kept]
+            self._bytes -= len(kept)
 
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+    @property
+    def distinct_bodies(self) -> int:
+        return len(self._bodies)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class _NoView:
