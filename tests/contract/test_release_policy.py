@@ -17,6 +17,7 @@ from tearline.model.sources import Grade, SourceIdentity
 from tearline.policy.decide import decide
 from tearline.services.decisions import item_from_row
 from tearline.services.intake import IngestSummary, Prepared
+from tearline.services.prepare import label_object
 from tearline.services.trust import ProfileChange
 from tearline.store import nodes
 from tearline.store import objects as objects_store
@@ -36,7 +37,7 @@ def loaded(node):  # type: ignore[no-untyped-def]
         shared = nodes.find_collection(conn, "shared")
     prepared, times = [], []
     for item in scenario.items:
-        prepared.append(Prepared(obj=item.obj, item=node.intake.label_object(item.obj, {}, parse_label(item.label))))
+        prepared.append(Prepared(obj=item.obj, item=label_object(item.obj, {}, parse_label(item.label))))
         times.append(item.added)
     node.intake.store(prepared, collection_id=shared.id, added=times, summary=IngestSummary())
     return node, scenario

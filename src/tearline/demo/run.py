@@ -23,6 +23,7 @@ from tearline.errors import ConfigError
 from tearline.model.labeltext import parse_label
 from tearline.model.sources import Grade, SourceIdentity
 from tearline.services.intake import IngestSummary, Prepared
+from tearline.services.prepare import label_object
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
 from tearline.store import nodes
@@ -254,7 +255,7 @@ def _load(node: Node, scenario: Scenario) -> IngestSummary:
     times: list[datetime] = []
     for item in scenario.items:
         label = parse_label(item.label)
-        batch.append(Prepared(obj=item.obj, item=node.intake.label_object(item.obj, {}, label)))
+        batch.append(Prepared(obj=item.obj, item=label_object(item.obj, {}, label)))
         times.append(item.added)
         if len(batch) >= 1000:
             node.intake.store(batch, collection_id=shared.id, added=times, summary=summary)

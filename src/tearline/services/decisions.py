@@ -155,7 +155,7 @@ class Decisions:
     def _append_rows(self, rows: Sequence[Any], known: dict[tuple[Any, ...], MarkedItem]) -> None:
         items: list[MarkedItem] = []
         for row in rows:
-            key = tuple(row)[3:]  # the label columns (after seq, stix_id, date_added_us)
+            key = tuple(row)[objects_store.LABEL_PART]
             item = known.get(key)
             if item is None:
                 item = known[key] = item_from_row(row)

@@ -19,11 +19,9 @@ from tearline.errors import InvalidInput, NotFound, StixError
 from tearline.model.markings import Label, MarkedItem
 from tearline.services.prepare import (
     SOURCE_TOKEN,
-    LabelCache,
     Prepared,
     cited_sources,
     label_columns,
-    label_object,
     prepare_objects,
     to_row,
     version_of,
@@ -146,18 +144,6 @@ class Intake:
             problems.sort(key=lambda p: p[0])
         return [p for _, p in good], [line for _, line in problems]
 
-    def label_object(
-        self,
-        obj: dict[str, Any],
-        definitions: dict[str, dict[str, Any]],
-        default: Label,
-        *,
-        body: bytes | None = None,
-        cache: LabelCache | None = None,
-    ) -> MarkedItem:
-        """The labels of one object (see :func:`tearline.services.prepare.label_object`)."""
-        return label_object(obj, definitions, default, body=body, cache=cache)
-
     # -- storing --------------------------------------------------------------------------
     def store(
         self,
@@ -204,11 +190,6 @@ class Intake:
         summary.duplicate += len(rows) - len(seqs)
         summary.new_seqs.extend(seqs)
         return seqs
-
-    def to_row(
-        self, p: Prepared, collection_id: str, added_us: int, posted_by: str | None
-    ) -> objects_store.NewVersion:
-        return to_row(p, collection_id, added_us, posted_by)
 
     def _collection(self, key: str) -> str:
         with self.db.read() as conn:

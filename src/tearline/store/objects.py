@@ -53,6 +53,7 @@ LABEL_COLUMNS = (
     objects.c.further_sharing,
     objects.c.portions,
 )
+LABEL_PART = slice(3, None)  # of a LABEL_COLUMNS row: the label itself (after seq, stix_id, date_added_us)
 
 
 _INSERT_COLUMNS = NewVersion._fields
