@@ -206,6 +206,7 @@ def test_scos_have_no_created_or_modified_and_may_omit_spec_version() -> None:
         ),
         ({"object_marking_refs": TLP_GREEN}, "`object_marking_refs` must be a list of identifiers", True),
         ({"x_acme_refs": ["nope"]}, "`x_acme_refs` holds `nope`, which is not an identifier", False),
+        ({"x_acme_refs": INDICATOR}, "`x_acme_refs` must be a list of identifiers", False),
         ({"granular_markings": [{"selectors": ["pattern"]}]}, "needs `marking_ref` or `lang`", True),
         (
             {"granular_markings": [{"marking_ref": TLP_GREEN, "selectors": []}]},

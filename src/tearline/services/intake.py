@@ -17,6 +17,7 @@ from tearline.canonical import to_micros
 from tearline.clock import Clock
 from tearline.errors import InvalidInput, NotFound, StixError
 from tearline.model.markings import Label, MarkedItem
+from tearline.services import collector
 from tearline.services.prepare import (
     SOURCE_TOKEN,
     Prepared,
@@ -110,16 +111,25 @@ class Intake:
         summary = IngestSummary()
         coll = self._collection(collection)
         for path in paths:
-            for unit in read_units(path if path != "-" else "-", batch=batch, stdin=stdin):
-                prepared, problems = self.prepare_unit(unit, default=default, strict=strict, checks=True)
-                if problems and not skip_invalid:
-                    raise StixError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-                summary.problems.extend(problems)
-                summary.rejected += len(problems)
-                self.store(prepared, collection_id=coll, added=self.clock.now(), summary=summary)
-                summary.units += 1
+            units = read_units(path if path != "-" else "-", batch=batch, stdin=stdin)
+            while True:
+                with collector.paused():  # one unit read, prepared and stored (see the module)
+                    unit = next(units, None)
+                    if unit is None:
+                        break
+                    prepared, problems = self.prepare_unit(unit, default=default, strict=strict, checks=True)
+                    if problems and not skip_invalid:
+                        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                        raise StixError(problems[0] + more)
+                    summary.problems.extend(problems)
+                    summary.rejected += len(problems)
+                    self.store(prepared, collection_id=coll, added=self.clock.now(), summary=summary)
+                    summary.units += 1
+                    size = unit.size_bytes
+                    # freed before the collector resumes, or its first pass would walk them all
+                    del unit, prepared
                 if progress is not None:
-                    progress(unit.size_bytes)
+                    progress(size)
         return summary
 
     def prepare_unit(

@@ -127,7 +127,9 @@ def _read_stream(name: str, stream: BinaryIO, batch: int, *, named_jsonl: bool) 
             yield from _jsonl_units(name, data, None, batch)
             return
         raise StixError(_json_error(name, data, exc)) from None
-    yield _document_unit(name, document, len(data))
+    unit = _document_unit(name, document, len(data))
+    del document, data  # not kept alive by this frame while the caller works on the unit
+    yield unit
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:

@@ -136,6 +136,24 @@ _valid_identifiers: set[str] = set()
 _valid_timestamps: set[str] = set()
 
 
+# Objects of a feed come in a few hundred shapes (the same properties in the same order), so the
+# reference properties of a shape are found once: a tuple of the keys is cheaper than testing each.
+_ref_keys_of: dict[tuple[str, ...], tuple[str, ...]] = {}
+_SHAPE_LIMIT: Final = 4096
+
+
+def _ref_keys(obj: dict[str, Any]) -> tuple[str, ...]:
+    """The ``*_ref`` and ``*_refs`` property names of an object, in its order."""
+    shape = tuple(obj)
+    keys = _ref_keys_of.get(shape)
+    if keys is None:
+        keys = tuple(k for k in shape if type(k) is str and "_ref" in k and k.endswith(_REF_SUFFIXES))
+        if len(_ref_keys_of) >= _SHAPE_LIMIT:
+            _ref_keys_of.clear()
+        _ref_keys_of[shape] = keys
+    return keys
+
+
 def _match_identifier(value: str) -> bool:
     if value in _valid_identifiers:
         return True
@@ -300,11 +318,11 @@ def check_object(obj: Any) -> list[str]:
         if kind == "file" and "hashes" not in obj and "name" not in obj:
             problems.append("a file needs `hashes` or `name`")
 
-    for key, value in obj.items():
-        if "_ref" in key and key.endswith(_REF_SUFFIXES):
-            if type(value) is str and key not in _REF_TARGETS and _match_identifier(value):
-                continue  # the common case, without a call
-            _ref_problems(key, value, problems)
+    for key in _ref_keys(obj):
+        value = obj[key]
+        if type(value) is str and key[-1] == "f" and key not in _REF_TARGETS and _match_identifier(value):
+            continue  # the common case (a `*_ref` holding an identifier), without a call
+        _ref_problems(key, value, problems)
     granular = obj.get("granular_markings")
     if granular is not None:
         _granular_problems(granular, problems)

@@ -62,6 +62,7 @@ _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO objects ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
 )
+_SQLITE_MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM objects"
 
 
 def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[int, str, int]]:
@@ -76,10 +77,10 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
     if not rows:
         return []
     if conn.dialect.name == "sqlite":
-        before = max_seq(conn)
+        before = int(conn.exec_driver_sql(_SQLITE_MAX_SEQ).scalar_one())
         # plain tuples: the driver binds an exact tuple on its fast path, a NamedTuple on a slower one
         conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r) for r in rows])  # type: ignore[arg-type]
-        after = max_seq(conn)
+        after = int(conn.exec_driver_sql(_SQLITE_MAX_SEQ).scalar_one())
         if after - before == len(rows):
             # every row went in: SQLite gives a new row the largest rowid plus one, so under the
             # write lock the seqs are before+1 ... after, in the order of ``rows``
