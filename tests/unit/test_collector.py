@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,7 @@ from tearline.services import collector
 
 
 @pytest.fixture(autouse=True)
-def _collector_on() -> None:
+def _collector_on() -> Iterator[None]:
     gc.enable()
     yield
     gc.enable()
@@ -58,7 +60,7 @@ def test_pauses_in_two_threads_resume_only_when_both_end() -> None:
     assert gc.isenabled()
 
 
-def test_ingest_leaves_the_collector_on_after_good_and_bad_units(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_leaves_the_collector_on_after_good_and_bad_units(tmp_path: Path) -> None:
     from tearline.bootstrap import create_node
     from tearline.errors import StixError
     from tearline.settings import Settings

@@ -320,7 +320,7 @@ def check_object(obj: Any) -> list[str]:
 
     for key in _ref_keys(obj):
         value = obj[key]
-        if type(value) is str and key[-1] == "f" and key not in _REF_TARGETS and _match_identifier(value):
+        if type(value) is str and key[-1] != "s" and key not in _REF_TARGETS and _match_identifier(value):
             continue  # the common case (a `*_ref` holding an identifier), without a call
         _ref_problems(key, value, problems)
     granular = obj.get("granular_markings")

@@ -62,7 +62,7 @@ _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO objects ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
 )
-_SQLITE_MAX_SEQ = "SELECT coalesce(max(seq), 0) FROM objects"
+_MAX_SEQ = f"SELECT coalesce(max(seq), 0) FROM {objects.name}"  # portable; no statement to compile
 
 
 def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[int, str, int]]:
@@ -77,10 +77,10 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
     if not rows:
         return []
     if conn.dialect.name == "sqlite":
-        before = int(conn.exec_driver_sql(_SQLITE_MAX_SEQ).scalar_one())
+        before = max_seq(conn)
         # plain tuples: the driver binds an exact tuple on its fast path, a NamedTuple on a slower one
         conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r) for r in rows])  # type: ignore[arg-type]
-        after = int(conn.exec_driver_sql(_SQLITE_MAX_SEQ).scalar_one())
+        after = max_seq(conn)
         if after - before == len(rows):
             # every row went in: SQLite gives a new row the largest rowid plus one, so under the
             # write lock the seqs are before+1 ... after, in the order of ``rows``
@@ -108,7 +108,7 @@ def label_rows(conn: Connection, after_seq: int = 0) -> Iterator[object]:
 
 
 def max_seq(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(objects.c.seq), 0))).scalar_one())
+    return int(conn.exec_driver_sql(_MAX_SEQ).scalar_one())
 
 
 def counts(conn: Connection) -> tuple[int, int]:
