@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,26 @@ def test_jsonl_batches_line_numbers_and_sizes(tmp_path: Path) -> None:
     assert first[10].obj == indicator(10)
     assert got[2].objects[-1].index == 2500
     assert sum(u.size_bytes for u in got) == path.stat().st_size
+
+
+@pytest.mark.parametrize("kind", ["bundle", "jsonl-batch", "jsonl-last"])
+def test_a_suspended_reader_keeps_nothing_of_the_unit_it_gave(tmp_path: Path, kind: str) -> None:
+    """Once the caller lets go of a unit, it is freed at once, while the reader is still suspended
+    (intake frees a unit before the cyclic collector runs again, which would otherwise walk it)."""
+    if kind == "bundle":
+        path = write(tmp_path, "b.json", json.dumps(bundle([indicator(n) for n in range(5)])))
+    else:
+        path = write(tmp_path, "x.jsonl", "\n".join(json.dumps(indicator(n)) for n in range(5)) + "\n")
+    reader = read_units(path, batch=2)
+    unit = next(reader)
+    if kind == "jsonl-last":
+        unit = next(reader)
+        unit = next(reader)  # the last batch: nothing follows it
+        assert len(unit.objects) == 1
+    gone = weakref.ref(unit), weakref.ref(unit.objects[-1])
+    del unit
+    assert [ref() for ref in gone] == [None, None], "the reader's suspended frame still holds the unit"
+    reader.close()
 
 
 def test_jsonl_detected_by_content_whatever_the_name(tmp_path: Path) -> None:

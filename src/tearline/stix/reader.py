@@ -127,9 +127,9 @@ def _read_stream(name: str, stream: BinaryIO, batch: int, *, named_jsonl: bool) 
             yield from _jsonl_units(name, data, None, batch)
             return
         raise StixError(_json_error(name, data, exc)) from None
-    unit = _document_unit(name, document, len(data))
-    del document, data  # not kept alive by this frame while the caller works on the unit
-    yield unit
+    held = [_document_unit(name, document, len(data))]
+    del document, data
+    yield held.pop()  # this frame keeps nothing of the unit while the caller works on it
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
@@ -279,8 +279,12 @@ def _jsonl_units(name: str, head: bytes, stream: BinaryIO | None, batch: int) ->
         if not isinstance(value, dict):
             raise StixError(f"{name} line {number}: not a JSON object but a JSON {_json_kind(value)}")
         objects.append(RawObject(number - 1, value))
+        del value
         if len(objects) >= batch:
-            yield _unit(name, "jsonl", objects, size)
+            held = [_unit(name, "jsonl", objects, size)]
             objects, size = [], 0
+            yield held.pop()  # this frame keeps nothing of the unit while the caller works on it
     if objects:
-        yield _unit(name, "jsonl", objects, size)
+        held = [_unit(name, "jsonl", objects, size)]
+        del objects
+        yield held.pop()
