@@ -4,7 +4,6 @@ versions by id, deletes; and the cursor codec."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 
 import pytest
@@ -21,7 +20,7 @@ def version(i: int, stix_id: str, typ: str, added: int, v: int, coll: str = "c1"
     body = f'{{"id":"{stix_id}","n":{i}}}'.encode()
     return NewVersion(
         collection_id=coll, stix_id=stix_id, type=typ, version=f"2026-01-01T00:00:{v:02d}.000Z", version_us=v,
-        spec_version="2.1", date_added_us=added, body=body, sha256=hashlib.sha256(body).hexdigest(),
+        spec_version="2.1", date_added_us=added, body=body,
         label="UNCLASSIFIED//TLP:CLEAR", classification=0, tlp=0, noforn=False, orcon=False, rel_to="",
         topics="", source_refs="", originator=None, further_sharing=None, portions=None, posted_by=None,
     )

@@ -8,7 +8,6 @@ and stores it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -176,7 +175,6 @@ def to_row(p: Prepared, collection_id: str, added_us: int, posted_by: str | None
         str(obj.get("spec_version", "2.1")),
         added_us,
         body,
-        hashlib.sha256(body).hexdigest(),
         *label_columns(p.item.label),
         portions,
         posted_by,

@@ -22,7 +22,6 @@ class NewVersion(NamedTuple):
     spec_version: str
     date_added_us: int
     body: bytes
-    sha256: str
     label: str
     classification: int
     tlp: int

@@ -63,7 +63,6 @@ objects = Table(
     Column("spec_version", String(8), nullable=False),
     Column("date_added_us", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),
-    Column("sha256", String(64), nullable=False),
     Column("label", Text, nullable=False),  # canonical label text
     Column("classification", SmallInteger, nullable=False),
     Column("tlp", SmallInteger, nullable=False),
