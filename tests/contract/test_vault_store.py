@@ -250,7 +250,7 @@ def test_import_is_all_or_nothing_and_names_the_line(vault: Vault) -> None:
 # -- the ingest check -----------------------------------------------------------------------------
 def _on_bytes(check: Any) -> Any:
     """The check as intake calls it: with the object's id and canonical bytes."""
-    return lambda obj, item: check(obj["id"], item, dumps(obj))
+    return lambda obj, item: check([(obj["id"], item, dumps(obj))])[0]
 
 
 def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault) -> None:

@@ -24,7 +24,7 @@ from tearline.services.prepare import (
     cited_sources,
     label_columns,
     prepare_objects,
-    to_row,
+    to_rows,
     version_of,
 )
 from tearline.stix.reader import Unit, read_units
@@ -75,8 +75,10 @@ class StoredVersion(NamedTuple):
     added_us: int
 
 
-ObjectCheck = Callable[[str, MarkedItem, bytes], list[str]]
-"""A node check on one valid object: (its id, its labels, its canonical bytes) -> problems."""
+ObjectCheck = Callable[[Sequence[tuple[str, MarkedItem, bytes]]], list[list[str]]]
+"""A node check on the valid objects of a unit: for each (its id, its labels, its canonical bytes),
+its problems (one list per object, in order). A unit at a time, so a check takes what it needs
+(the vault's current terms) once, not once per object."""
 
 
 class Intake:
@@ -142,10 +144,14 @@ class Intake:
         a partner that something it sent is a protected term.
         """
         good, problems = prepare_objects(unit, default=default, strict=strict)
-        if checks and self.object_checks:
+        if checks and self.object_checks and good:
+            batch = [(p.obj["id"], p.item, p.body) for _, p in good]
+            found = [check(batch) for check in self.object_checks]
+            if any(len(f) != len(batch) for f in found):
+                raise RuntimeError("an object check must answer once per object")
             kept = []
-            for index, p in good:
-                issues = [issue for check in self.object_checks for issue in check(p.obj["id"], p.item, p.body)]
+            for n, (index, p) in enumerate(good):
+                issues = [issue for f in found for issue in f[n]]
                 if issues:
                     problems.append((index, describe(unit.source, index, p.obj, issues)))
                 else:
@@ -170,10 +176,13 @@ class Intake:
         """
         if not prepared:
             return []
-        times = [added] * len(prepared) if isinstance(added, datetime) else list(added)
-        if len(times) != len(prepared):
-            raise ValueError("one added time per object")
-        rows = [to_row(p, collection_id, to_micros(t), posted_by) for p, t in zip(prepared, times, strict=True)]
+        if isinstance(added, datetime):
+            added_us = [to_micros(added)] * len(prepared)
+        else:
+            added_us = [to_micros(t) for t in added]
+            if len(added_us) != len(prepared):
+                raise ValueError("one added time per object")
+        rows = to_rows(prepared, collection_id, added_us, posted_by)
         return self._store_rows(rows, [p.item for p in prepared], summary)
 
     def _store_rows(

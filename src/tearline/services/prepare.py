@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -158,25 +158,43 @@ def prepare_objects(
     return good, problems
 
 
-def to_row(p: Prepared, collection_id: str, added_us: int, posted_by: str | None) -> NewVersion:
-    """The stored row of a prepared version."""
-    obj = p.obj
-    body = p.body or dumps(obj)
-    version = version_of(obj)
-    portions = (
-        dumps([[pt.selector, format_label(pt.label)] for pt in p.item.portions]).decode() if p.item.portions else None
-    )
-    return NewVersion(
-        collection_id,
-        obj["id"],
-        obj["type"],
-        version,
-        timestamp_micros(version),
-        str(obj.get("spec_version", "2.1")),
-        added_us,
-        body,
-        *label_columns(p.item.label),
-        portions,
-        posted_by,
-    )
+def to_rows(
+    prepared: Sequence[Prepared], collection_id: str, added_us: Sequence[int], posted_by: str | None
+) -> list[NewVersion]:
+    """The stored rows of prepared versions (one ``added_us`` each).
 
+    Versions of a unit share a few labels (:func:`label_object` hands out the same item for objects
+    marked alike), so each distinct item's label columns are made once here, looked up by identity:
+    hashing and comparing a label per row cost more than the rest of the row.
+    """
+    columns: dict[int, tuple[Any, ...]] = {}  # id(item) -> its label and portion columns
+    rows: list[NewVersion] = []
+    make = tuple.__new__
+    for p, added in zip(prepared, added_us, strict=True):
+        obj, item = p.obj, p.item
+        cols = columns.get(id(item))
+        if cols is None:
+            portions = (
+                dumps([[pt.selector, format_label(pt.label)] for pt in item.portions]).decode()
+                if item.portions
+                else None
+            )
+            cols = columns[id(item)] = (*label_columns(item.label), portions, posted_by)
+        version = version_of(obj)
+        rows.append(
+            make(
+                NewVersion,
+                (
+                    collection_id,
+                    obj["id"],
+                    obj["type"],
+                    version,
+                    timestamp_micros(version),
+                    str(obj.get("spec_version", "2.1")),
+                    added,
+                    p.body or dumps(obj),
+                    *cols,
+                ),
+            )
+        )
+    return rows

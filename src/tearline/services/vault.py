@@ -447,19 +447,26 @@ def vault_object_check(vault: Vault, *, region: str = "GB", recheck_s: float = 1
             snapshot[0] = (local, now, latest, terms, covers)
             return terms, covers
 
-    def check(oid: str, item: MarkedItem, body: bytes) -> list[str]:
-        terms, covers = current()
-        cited = item.label.source_refs  # intake put every cited cover there
-        problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited) if c not in covers]
-        if len(terms):
-            hits = terms.scan_json(dumps(_mask_tokens(loads(body))) if cited else body)
-            problems.extend(
-                f"object `{oid}`: `{f}` contains a protected term (cite the source as a `{{{{source:COVER}}}}` token)"
-                for f in sorted({h.field for h in hits})
-            )
-        return problems
+    def check(objects: Sequence[tuple[str, MarkedItem, bytes]]) -> list[list[str]]:
+        terms, covers = current()  # one snapshot for the whole batch
+        scan = terms.scan_json if len(terms) else None
+        found: list[list[str]] = []
+        for oid, item, body in objects:
+            cited = item.label.source_refs  # intake put every cited cover there
+            if not cited and scan is None:
+                found.append([])
+                continue
+            problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited) if c not in covers]
+            if scan is not None:
+                hits = scan(dumps(_mask_tokens(loads(body))) if cited else body)
+                problems.extend(_NAMED.format(oid=oid, field=f) for f in sorted({h.field for h in hits}))
+            found.append(problems)
+        return found
 
     return check
+
+
+_NAMED = "object `{oid}`: `{field}` contains a protected term (cite the source as a `{{{{source:COVER}}}}` token)"
 
 
 def _mask_tokens(value: Any) -> Any:
