@@ -192,16 +192,16 @@ class Intake:
         if not rows:
             return []
         # the same version twice in one unit counts once
-        unique: dict[tuple[str, int], tuple[objects_store.NewVersion, MarkedItem]] = {}
-        for r, item in zip(rows, items, strict=True):
-            unique.setdefault((r.stix_id, r.version_us), (r, item))
+        keys = [(r.stix_id, r.version_us) for r in rows]
+        unique: dict[tuple[str, int], int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        picked = rows if len(unique) == len(rows) else [rows[i] for i in sorted(unique.values())]
         with self.db.write() as conn:
             # versions already stored are skipped by the insert itself (ON CONFLICT DO NOTHING)
-            inserted = objects_store.insert_versions(conn, [r for r, _ in unique.values()])
-            stored = [
-                StoredVersion(seq, sid, unique[(sid, vus)][1], unique[(sid, vus)][0].date_added_us)
-                for seq, sid, vus in inserted
-            ]
+            inserted = objects_store.insert_versions(conn, picked)
+            stored = []
+            for seq, sid, vus in inserted:
+                at = unique[(sid, vus)]
+                stored.append(StoredVersion(seq, sid, items[at], rows[at].date_added_us))
             if self.on_stored is not None and stored:
                 self.on_stored(conn, stored)
         seqs = [s.seq for s in stored]

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -41,9 +41,11 @@ _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
 
 
-@dataclass(frozen=True)
-class RawObject:
-    """One parsed object and where it was: its 0-based array index, or line number - 1."""
+class RawObject(NamedTuple):
+    """One parsed object and where it was: its 0-based array index, or line number - 1.
+
+    A named tuple rather than a frozen dataclass: one is made per object read, and a frozen
+    dataclass's ``__init__`` costs three times as much."""
 
     index: int
     obj: dict[str, Any]
@@ -189,12 +191,11 @@ def _json_error(name: str, data: bytes, exc: orjson.JSONDecodeError) -> str:
 
 
 def _raw_objects(name: str, items: list[Any], what: str) -> list[RawObject]:
-    objects: list[RawObject] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise StixError(f"{name} {what} #{index}: not a JSON object but a JSON {_json_kind(item)}")
-        objects.append(RawObject(index, item))
-    return objects
+    if not all(type(item) is dict for item in items):  # orjson makes exact dicts: name the first other
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise StixError(f"{name} {what} #{index}: not a JSON object but a JSON {_json_kind(item)}")
+    return list(map(RawObject, range(len(items)), items))
 
 
 def _json_kind(value: Any) -> str:
@@ -209,10 +210,11 @@ def _json_kind(value: Any) -> str:
 
 def _definitions(objects: list[RawObject]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for raw in objects:
-        ident = raw.obj.get("id")
-        if raw.obj.get("type") == "marking-definition" and isinstance(ident, str):
-            found[ident] = raw.obj
+    for _, obj in objects:
+        if obj.get("type") == "marking-definition":
+            ident = obj.get("id")
+            if isinstance(ident, str):
+                found[ident] = obj
     return found
 
 
