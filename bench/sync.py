@@ -2,12 +2,12 @@
 local nodes over HTTP, against a plain paginated crawl of the same collection with `taxii2-client`
 in the same run.
 
-Node A (GBR) ingests the bundles and serves them (uvicorn in a thread over `tearline.asgi`); node B
-(USA) pulls them with `tearline.services.sync_pull.Puller` (validation, labelling, storage, cursor
-per page). The crawl is a `taxii2-client` `as_pages` loop over the same collection with
-`match[version]=all` and the same page size, parsing every page. A warm-up crawl runs first so both
-timed runs see the server's release cache warm. Prints objects/s of each and the ratio (goal:
-sync >= 80% of the crawl).
+Node A (GBR) ingests the bundles and serves them as a node does: `tearline serve`, a process of its
+own; node B (USA) pulls them with `tearline.services.sync_pull.Puller` (validation, labelling,
+storage, cursor per page) in this process. The crawl is a `taxii2-client` `as_pages` loop over the
+same collection with `match[version]=all` and the same page size, parsing every page. A warm-up
+crawl runs first so both timed runs see the server's release cache warm. Prints objects/s of each
+and the ratio (goal: sync >= 80% of the crawl).
 
 Usage: python bench/sync.py [--page 1000]
 """
@@ -15,7 +15,9 @@ Usage: python bench/sync.py [--page 1000]
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -66,15 +68,16 @@ def main() -> None:
     t0 = time.perf_counter()
     summary = a.intake.ingest_paths(files, default=parse_label("UNCLASSIFIED//TLP:CLEAR"))
     print(f"ingested {summary.new} versions at A in {time.perf_counter() - t0:.1f} s")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_app(a), host="127.0.0.1", port=port, log_level="error"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}/taxii2/"
-
     # B needs A's marking definitions once (Get Objects pages carry objects, not definitions)
     defs = {d["id"]: d for o in Pusher(a.db, a.clock, a.decisions, a.release).releasable("USA") for d in o.definitions}
+    a.close()
+    port = free_port()
+    env = {**os.environ, "TEARLINE_KEK_FILE": str(tmp / "GBR.kek")}
+    served = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tearline"), "--data", str(tmp / "GBR"), "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/taxii2/"
     fed = federation_of(b)
     fed.peers.add("GBR", url, token)
     import httpx
@@ -83,7 +86,8 @@ def main() -> None:
     h = {"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"}
     port_b = free_port()
     server_b = uvicorn.Server(uvicorn.Config(build_app(b), host="127.0.0.1", port=port_b, log_level="error"))
-    threading.Thread(target=server_b.run, daemon=True).start()
+    thread_b = threading.Thread(target=server_b.run, daemon=True)
+    thread_b.start()
     while not server_b.started:
         time.sleep(0.05)
     b_token = b.trust.rotate_token("GBR")
@@ -91,6 +95,17 @@ def main() -> None:
                    content=orjson.dumps({"objects": list(defs.values())}),
                    headers={**h, "Authorization": f"Bearer {b_token}"}, timeout=60)
     assert r.status_code == 202, r.text
+    server_b.should_exit = True  # B serves nothing while it pulls
+    thread_b.join(timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.HTTPError:
+            if served.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"tearline serve did not start: {served.stderr.read().decode() if served.stderr else ''}")
+            time.sleep(0.2)
 
     def crawl() -> tuple[int, float]:
         coll = next(c for c in Server(url, user="USA", password=token).default.collections if c.alias == "shared")
@@ -111,8 +126,8 @@ def main() -> None:
     print(f"sync pull (tearline):       {report.objects} stored ({report.duplicates} duplicates, "
           f"{report.rejected} refused) in {s_sync:.2f} s = {sync_rate:,.0f} objects/s")
     print(f"ratio sync / crawl: {sync_rate / crawl_rate:.0%} (goal >= 80%)")
-    server.should_exit = server_b.should_exit = True
-    a.close()
+    served.terminate()
+    served.wait(timeout=30)
     b.close()
 
 

@@ -32,18 +32,25 @@ class Prepared(NamedTuple):
     item: MarkedItem
     body: bytes = b""  # the canonical bytes (made from obj when empty)
 
-    def owned_by(self, code: str, memo: dict[MarkedItem, MarkedItem] | None = None) -> Prepared:
+    def owned_by(self, code: str) -> Prepared:
         """The same version as the partner ``code``'s own, whatever its markings claim (what a
-        partner posts to its inbox or a peer sends on a pull). ``memo`` keeps the relabelled items
-        of one batch (labels repeat)."""
-        item = memo.get(self.item) if memo is not None else None
+        partner posts to its inbox or a peer sends on a pull)."""
+        return owned_by_all([self], code)[0]
+
+
+def owned_by_all(prepared: Sequence[Prepared], code: str) -> list[Prepared]:
+    """:meth:`Prepared.owned_by` for many versions: each distinct item (labels repeat, and
+    :func:`label_object` hands out one item for objects marked alike) is relabelled once."""
+    owned: dict[int, MarkedItem] = {}  # id(item) -> the item as the partner's own
+    out: list[Prepared] = []
+    for p in prepared:
+        item = owned.get(id(p.item))
         if item is None:
-            label = replace(self.item.label, originator=code)
-            portions = tuple(Portion(pt.selector, replace(pt.label, originator=code)) for pt in self.item.portions)
-            item = MarkedItem(label=label, portions=portions)
-            if memo is not None:
-                memo[self.item] = item
-        return Prepared(self.obj, item, self.body)
+            label = replace(p.item.label, originator=code)
+            portions = tuple(Portion(pt.selector, replace(pt.label, originator=code)) for pt in p.item.portions)
+            item = owned[id(p.item)] = MarkedItem(label=label, portions=portions)
+        out.append(Prepared(p.obj, item, p.body))
+    return out
 
 
 def version_of(obj: dict[str, Any]) -> str:

@@ -14,7 +14,9 @@ under the vault's current data key, bound to the peer code, through the vault's 
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+import certifi
 import httpx
 import orjson
 
@@ -62,6 +65,14 @@ class Peer:
     collections: tuple[str, ...] = ()
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The verifying TLS context every peer client shares (the CA bundle httpx would load itself):
+    made once per process, not per client, since loading the bundle costs some 30 ms and every
+    pull and push opens a client per peer."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class PeerClient:
     """One peer's TAXII server, over one kept-alive connection."""
 
@@ -71,6 +82,7 @@ class PeerClient:
             headers={"Accept": TAXII, "Authorization": f"Bearer {peer.token}"},
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
+            verify=_tls(),
         )
         self._root: str | None = None
         self._collections: list[dict[str, Any]] | None = None

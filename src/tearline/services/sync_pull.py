@@ -38,9 +38,9 @@ import orjson
 from tearline.canonical import parse_timestamp, to_micros
 from tearline.clock import Clock
 from tearline.errors import NotFound
-from tearline.model.markings import MarkedItem
 from tearline.services.intake import IngestSummary, Intake, version_of
 from tearline.services.node import NodeInfo
+from tearline.services.prepare import owned_by_all
 from tearline.services.sync import Peer, PeerClient, PeerError, RunReport
 from tearline.stix.markings import TLP_MARKING_IDS
 from tearline.stix.reader import RawObject, Unit
@@ -183,12 +183,14 @@ class Puller:
             if obj.get("type") == "marking-definition" and isinstance(obj.get("id"), str):
                 run.definitions.setdefault(obj["id"], obj)
             candidates.append(obj)
-        self._resolve(run, candidates)
+        refs = [_marking_refs(o) for o in candidates]
+        self._resolve(run, refs)
         with self.db.read() as conn:
             mine = store.own_ids(conn, [str(o.get("id", "")) for o in candidates])
+        known = run.definitions.keys() | _TLP_IDS
         keep = []
-        for obj in candidates:
-            unknown = sorted(_marking_refs(obj) - set(run.definitions) - set(TLP_MARKING_IDS))
+        for obj, marked in zip(candidates, refs, strict=True):
+            unknown = sorted(marked - known) if marked else None
             if obj.get("id") in mine and obj.get("type") != "marking-definition":
                 rejected.append((obj, "an object this node originated", False))
             elif unknown:
@@ -206,9 +208,8 @@ class Puller:
         rejected.extend((o, next(refused, "refused"), False) for o in keep if id(o) not in good_ids)
         summary = IngestSummary()
         if good:
-            memo: dict[MarkedItem, MarkedItem] = {}
             self.intake.store(
-                [p.owned_by(code, memo) for p in good], collection_id=run.inbox, added=self.clock.now(),
+                owned_by_all(good, code), collection_id=run.inbox, added=self.clock.now(),
                 summary=summary, posted_by=code,
             )
         run.report.objects += summary.new
@@ -268,12 +269,11 @@ class Puller:
                                    at_us=to_micros(self.clock.now()))
         run.report.retried += 1
 
-    def _resolve(self, run: _Run, objs: Sequence[dict[str, Any]]) -> None:
-        """Fetch, by id from the peer, marking definitions the page refers to but does not carry."""
-        wanted: set[str] = set()
-        for o in objs:
-            wanted |= _marking_refs(o)
-        for ref in sorted(wanted - set(run.definitions) - set(TLP_MARKING_IDS) - run.missing):
+    def _resolve(self, run: _Run, refs: Sequence[frozenset[str]]) -> None:
+        """Fetch, by id from the peer, marking definitions a page refers to (``refs``: each object's
+        marking refs) but does not carry."""
+        wanted: set[str] = set().union(*refs)
+        for ref in sorted(wanted - run.definitions.keys() - _TLP_IDS - run.missing):
             for col in self._collections(run.client, run.peer):
                 resp = run.client.request("GET", run.client.objects_url(col) + quote(ref, safe="") + "/")
                 if resp.status_code != 200:
@@ -287,14 +287,20 @@ class Puller:
                 run.missing.add(ref)
 
 
-def _marking_refs(obj: dict[str, Any]) -> set[str]:
+_TLP_IDS = frozenset(TLP_MARKING_IDS)
+_NONE: frozenset[str] = frozenset()
+
+
+def _marking_refs(obj: dict[str, Any]) -> frozenset[str]:
     """The marking definitions an object refers to (object and granular markings)."""
     refs = obj.get("object_marking_refs")
     out = list(refs) if isinstance(refs, list) else []
     granular = obj.get("granular_markings")
     if isinstance(granular, list):
         out += [g.get("marking_ref") for g in granular if isinstance(g, dict)]
-    return {r for r in out if isinstance(r, str) and r.startswith("marking-definition--")}
+    if not out:
+        return _NONE
+    return frozenset(r for r in out if isinstance(r, str) and r.startswith("marking-definition--"))
 
 
 def _later(a: str | None, b: str | None) -> str | None:
