@@ -250,7 +250,7 @@ def test_import_is_all_or_nothing_and_names_the_line(vault: Vault) -> None:
 # -- the ingest check -----------------------------------------------------------------------------
 def _on_bytes(check: Any) -> Any:
     """The check as intake calls it: with the object's id and canonical bytes."""
-    return lambda obj, item: check([(obj["id"], item, dumps(obj))])[0]
+    return lambda obj, item: check([(obj["id"], item, dumps(obj))]).get(0, [])
 
 
 def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault) -> None:
@@ -296,3 +296,38 @@ def test_grades_parse_print_and_refuse_bad_input() -> None:
         Grade("Z", 1)
     with pytest.raises(InvalidInput, match="bad credibility `9`"):
         Grade("A", 9)
+
+
+def test_intake_refuses_exactly_the_objects_that_name_a_source(node: Any, tmp_path: Path) -> None:
+    """The vault check as ingest runs it, a unit at a time: the object naming a source and the one
+    citing an unknown cover are refused by their positions, the others are stored (with
+    ``skip_invalid``), or the whole bundle is refused (without)."""
+    import orjson
+
+    from tearline.errors import StixError
+    from tearline.store.objects import counts
+
+    node.vault.add_source("NIGHTJAR", NIGHTJAR)
+
+    def note(n: int, content: str) -> dict[str, Any]:
+        return {"type": "note", "spec_version": "2.1", "id": f"note--00000000-0000-4000-8000-{n:012d}",
+                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                "content": content, "object_refs": ["indicator--00000000-0000-4000-8000-000000000001"]}
+
+    objects = [note(0, "clean"), note(1, "met the ferryman at dawn"), note(2, "per {{source:NIGHTJAR}}"),
+               note(3, "per {{source:OSPREY}}"), note(4, "also clean")]
+    path = tmp_path / "b.json"
+    path.write_bytes(orjson.dumps({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000",
+                                   "objects": objects}))
+    default = node.info.default_label
+    with pytest.raises(StixError, match=r"object #1 \(note--[0-9a-f-]+1\): .*contains a protected term"):
+        node.intake.ingest_paths([str(path)], default=default)
+    with node.db.read() as conn:
+        assert counts(conn) == (0, 0)  # all or nothing
+    summary = node.intake.ingest_paths([str(path)], default=default, skip_invalid=True)
+    assert (summary.new, summary.rejected) == (3, 2)
+    assert [p.split(":")[0].split(" ")[-2:] for p in summary.problems] == [
+        ["#1", f"({objects[1]['id']})"], ["#3", f"({objects[3]['id']})"]
+    ]
+    assert "cites unknown source `OSPREY`" in summary.problems[1]
+    assert not any(s.lower() in p.lower() for p in summary.problems for s in SECRETS)

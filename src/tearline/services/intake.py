@@ -75,10 +75,10 @@ class StoredVersion(NamedTuple):
     added_us: int
 
 
-ObjectCheck = Callable[[Sequence[tuple[str, MarkedItem, bytes]]], list[list[str]]]
-"""A node check on the valid objects of a unit: for each (its id, its labels, its canonical bytes),
-its problems (one list per object, in order). A unit at a time, so a check takes what it needs
-(the vault's current terms) once, not once per object."""
+ObjectCheck = Callable[[Sequence[tuple[str, MarkedItem, bytes]]], dict[int, list[str]]]
+"""A node check on the valid objects of a unit, each given as (its id, its labels, its canonical
+bytes): the problems of each object that has any, by its position in the sequence. A unit at a
+time, so a check takes what it needs (the vault's current terms) once, not once per object."""
 
 
 class Intake:
@@ -146,18 +146,17 @@ class Intake:
         good, problems = prepare_objects(unit, default=default, strict=strict)
         if checks and self.object_checks and good:
             batch = [(p.obj["id"], p.item, p.body) for _, p in good]
-            found = [check(batch) for check in self.object_checks]
-            if any(len(f) != len(batch) for f in found):
-                raise RuntimeError("an object check must answer once per object")
-            kept = []
-            for n, (index, p) in enumerate(good):
-                issues = [issue for f in found for issue in f[n]]
-                if issues:
+            found: dict[int, list[str]] = {}
+            for check in self.object_checks:
+                for n, issues in check(batch).items():
+                    if issues:
+                        found.setdefault(n, []).extend(issues)
+            if found:
+                for n, issues in found.items():
+                    index, p = good[n]
                     problems.append((index, describe(unit.source, index, p.obj, issues)))
-                else:
-                    kept.append((index, p))
-            good = kept
-            problems.sort(key=lambda p: p[0])
+                good = [g for n, g in enumerate(good) if n not in found]
+                problems.sort(key=lambda p: p[0])
         return [p for _, p in good], [line for _, line in problems]
 
     # -- storing --------------------------------------------------------------------------

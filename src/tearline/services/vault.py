@@ -447,20 +447,20 @@ def vault_object_check(vault: Vault, *, region: str = "GB", recheck_s: float = 1
             snapshot[0] = (local, now, latest, terms, covers)
             return terms, covers
 
-    def check(objects: Sequence[tuple[str, MarkedItem, bytes]]) -> list[list[str]]:
+    def check(objects: Sequence[tuple[str, MarkedItem, bytes]]) -> dict[int, list[str]]:
         terms, covers = current()  # one snapshot for the whole batch
         scan = terms.scan_json if len(terms) else None
-        found: list[list[str]] = []
-        for oid, item, body in objects:
+        found: dict[int, list[str]] = {}
+        for n, (oid, item, body) in enumerate(objects):
             cited = item.label.source_refs  # intake put every cited cover there
             if not cited and scan is None:
-                found.append([])
                 continue
             problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited) if c not in covers]
             if scan is not None:
                 hits = scan(dumps(_mask_tokens(loads(body))) if cited else body)
                 problems.extend(_NAMED.format(oid=oid, field=f) for f in sorted({h.field for h in hits}))
-            found.append(problems)
+            if problems:
+                found[n] = problems
         return found
 
     return check

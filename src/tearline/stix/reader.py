@@ -191,7 +191,7 @@ def _json_error(name: str, data: bytes, exc: orjson.JSONDecodeError) -> str:
 
 
 def _raw_objects(name: str, items: list[Any], what: str) -> list[RawObject]:
-    if not all(type(item) is dict for item in items):  # orjson makes exact dicts: name the first other
+    if not set(map(type, items)) <= {dict}:  # orjson makes exact dicts: name the first other
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise StixError(f"{name} {what} #{index}: not a JSON object but a JSON {_json_kind(item)}")
@@ -209,13 +209,11 @@ def _json_kind(value: Any) -> str:
 
 
 def _definitions(objects: list[RawObject]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for _, obj in objects:
-        if obj.get("type") == "marking-definition":
-            ident = obj.get("id")
-            if isinstance(ident, str):
-                found[ident] = obj
-    return found
+    return {
+        obj["id"]: obj
+        for _, obj in objects
+        if obj.get("type") == "marking-definition" and isinstance(obj.get("id"), str)
+    }
 
 
 def _unit(name: str, kind: str, objects: list[RawObject], size: int) -> Unit:
