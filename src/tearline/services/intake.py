@@ -185,13 +185,14 @@ class Intake:
         return self._store_rows(rows, [p.item for p in prepared], summary)
 
     def _store_rows(
-        self, rows: Sequence[objects_store.NewVersion], items: Sequence[MarkedItem], summary: IngestSummary
+        self, rows: Sequence[objects_store.Row], items: Sequence[MarkedItem], summary: IngestSummary
     ) -> list[int]:
         """Store rows (with their labels) in one transaction, the decision hook inside it."""
         if not rows:
             return []
         # the same version twice in one unit counts once
-        keys = [(r.stix_id, r.version_us) for r in rows]
+        at_id, at_version, at_added = objects_store.STIX_ID, objects_store.VERSION_US, objects_store.DATE_ADDED_US
+        keys = [(r[at_id], r[at_version]) for r in rows]
         unique: dict[tuple[str, int], int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
         picked = rows if len(unique) == len(rows) else [rows[i] for i in sorted(unique.values())]
         with self.db.write() as conn:
@@ -200,7 +201,7 @@ class Intake:
             stored = []
             for seq, sid, vus in inserted:
                 at = unique[(sid, vus)]
-                stored.append(StoredVersion(seq, sid, items[at], rows[at].date_added_us))
+                stored.append(StoredVersion(seq, sid, items[at], rows[at][at_added]))
             if self.on_stored is not None and stored:
                 self.on_stored(conn, stored)
         seqs = [s.seq for s in stored]

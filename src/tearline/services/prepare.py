@@ -20,7 +20,7 @@ from tearline.model.markings import Label, MarkedItem, Portion
 from tearline.stix.markings import is_marking_definition, item_from_stix
 from tearline.stix.reader import Unit
 from tearline.stix.validate import check_object, describe
-from tearline.store.objects import NewVersion
+from tearline.store.objects import Row
 
 SOURCE_TOKEN = re.compile(r"\{\{source:([A-Za-z0-9_-]{1,64})\}\}")
 
@@ -167,16 +167,16 @@ def prepare_objects(
 
 def to_rows(
     prepared: Sequence[Prepared], collection_id: str, added_us: Sequence[int], posted_by: str | None
-) -> list[NewVersion]:
-    """The stored rows of prepared versions (one ``added_us`` each).
+) -> list[Row]:
+    """The stored rows of prepared versions (one ``added_us`` each), plain tuples in
+    :class:`~tearline.store.objects.NewVersion` column order.
 
     Versions of a unit share a few labels (:func:`label_object` hands out the same item for objects
     marked alike), so each distinct item's label columns are made once here, looked up by identity:
     hashing and comparing a label per row cost more than the rest of the row.
     """
     columns: dict[int, tuple[Any, ...]] = {}  # id(item) -> its label and portion columns
-    rows: list[NewVersion] = []
-    make = tuple.__new__
+    rows: list[Row] = []
     for p, added in zip(prepared, added_us, strict=True):
         obj, item = p.obj, p.item
         cols = columns.get(id(item))
@@ -189,19 +189,16 @@ def to_rows(
             cols = columns[id(item)] = (*label_columns(item.label), portions, posted_by)
         version = version_of(obj)
         rows.append(
-            make(
-                NewVersion,
-                (
-                    collection_id,
-                    obj["id"],
-                    obj["type"],
-                    version,
-                    timestamp_micros(version),
-                    str(obj.get("spec_version", "2.1")),
-                    added,
-                    p.body or dumps(obj),
-                    *cols,
-                ),
+            (
+                collection_id,
+                obj["id"],
+                obj["type"],
+                version,
+                timestamp_micros(version),
+                str(obj.get("spec_version", "2.1")),
+                added,
+                p.body or dumps(obj),
+                *cols,
             )
         )
     return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -57,6 +57,12 @@ LABEL_PART = slice(3, None)  # of a LABEL_COLUMNS row: the label itself (after s
 
 _INSERT_COLUMNS = NewVersion._fields
 assert tuple(c.name for c in objects.columns if c.name != "seq") == _INSERT_COLUMNS, "NewVersion is out of step"
+
+Row = tuple[Any, ...]
+"""A version to store as a plain tuple in :class:`NewVersion`'s column order (a ``NewVersion`` is one
+too). Intake builds plain tuples: the SQLite driver binds an exact tuple on its fast path, and a
+named tuple would need a copy per row first."""
+STIX_ID, VERSION_US, DATE_ADDED_US = (_INSERT_COLUMNS.index(n) for n in ("stix_id", "version_us", "date_added_us"))
 _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO objects ({', '.join(_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})"
@@ -64,7 +70,7 @@ _SQLITE_INSERT = (
 _MAX_SEQ = f"SELECT coalesce(max(seq), 0) FROM {objects.name}"  # portable; no statement to compile
 
 
-def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[int, str, int]]:
+def insert_versions(conn: Connection, rows: Sequence[Row]) -> list[tuple[int, str, int]]:
     """Insert versions; an already stored (collection, id, version) is left as it is.
 
     Returns (seq, stix_id, version_us) of the rows actually inserted, in seq order. On SQLite the
@@ -77,13 +83,14 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
         return []
     if conn.dialect.name == "sqlite":
         before = max_seq(conn)
-        # plain tuples: the driver binds an exact tuple on its fast path, a NamedTuple on a slower one
-        conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r) for r in rows])  # type: ignore[arg-type]
+        # exact tuples: the driver binds those on its fast path, a named tuple on a slower one
+        exact = rows if set(map(type, rows)) <= {tuple} else [tuple(r) for r in rows]
+        conn.exec_driver_sql(_SQLITE_INSERT, exact)  # type: ignore[arg-type]
         after = max_seq(conn)
         if after - before == len(rows):
             # every row went in: SQLite gives a new row the largest rowid plus one, so under the
             # write lock the seqs are before+1 ... after, in the order of ``rows``
-            return [(before + 1 + i, r.stix_id, r.version_us) for i, r in enumerate(rows)]
+            return [(before + 1 + i, r[STIX_ID], r[VERSION_US]) for i, r in enumerate(rows)]
         got = conn.execute(
             select(objects.c.seq, objects.c.stix_id, objects.c.version_us)
             .where(objects.c.seq > before)
@@ -95,7 +102,7 @@ def insert_versions(conn: Connection, rows: Sequence[NewVersion]) -> list[tuple[
         .on_conflict_do_nothing(index_elements=["stix_id", "version_us", "collection_id"])
         .returning(objects.c.seq, objects.c.stix_id, objects.c.version_us)
     )
-    got = conn.execute(stmt, [r._asdict() for r in rows])
+    got = conn.execute(stmt, [dict(zip(_INSERT_COLUMNS, r, strict=True)) for r in rows])
     return sorted((int(a), str(b), int(c)) for a, b, c in got)
 
 
