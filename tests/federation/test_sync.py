@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -103,14 +104,25 @@ def test_pull_resumes_after_a_cut_page_without_loss_or_duplicates(
         fed.peers.add("GBR", url, a.tokens["USA"])
         peer = fed.peers.get("GBR")
         puller = Puller(b.node.db, b.node.clock, b.node.intake, b.node.info, page=50)
+        collecting: list[bool] = []  # whether the cyclic collector ran while each page was stored
+        hook = b.node.intake.on_stored
+        assert hook is not None
+
+        def watch(conn: object, stored: object) -> None:
+            collecting.append(gc.isenabled())
+            hook(conn, stored)
+
+        b.node.intake.on_stored = watch
         with pytest.raises(Exception, match="failed"):
             puller.pull(peer)
+        assert gc.isenabled()  # resumed though the pull failed
         assert inbox_count(b, "GBR") == 100  # the two committed pages, and only them
         with b.node.db.read() as conn:
             [cursor] = sync_store.cursors(conn, "GBR").values()
         assert cursor.next is not None  # mid-crawl: resumes at the third page
         proxy.cutting = False
         report = puller.pull(peer)
+        assert collecting and not any(collecting) and gc.isenabled()  # paused per page, on between pages
         assert report.rejected == 0, report.rejections[:3]
         assert report.duplicates == 0
         assert report.objects == len(want) - 100

@@ -38,6 +38,7 @@ import orjson
 from tearline.canonical import parse_timestamp, to_micros
 from tearline.clock import Clock
 from tearline.errors import NotFound
+from tearline.services import collector
 from tearline.services.intake import IngestSummary, Intake, version_of
 from tearline.services.node import NodeInfo
 from tearline.services.prepare import owned_by_all
@@ -124,19 +125,21 @@ class Puller:
                 nxt, high = None, None
                 resp = fetch(None)
             for _ in range(MAX_PAGES):
-                doc = run.client.json(resp, "get objects")
-                objs = doc.get("objects", [])
-                more = doc.get("more") is True
-                nxt = doc.get("next") if more else None
-                if not isinstance(objs, list) or (more and not isinstance(nxt, str)):
-                    raise PeerError(f"peer `{run.peer.code}` answered a bad envelope")
-                ahead: Future[httpx.Response] | None = pool.submit(fetch, nxt) if more else None
-                try:
-                    self._store_page(run, objs, collection)
-                except BaseException:
-                    if ahead is not None:
-                        ahead.cancel()
-                    raise
+                with collector.paused():  # a page parsed, stored and freed (see `tearline.services.collector`)
+                    doc = run.client.json(resp, "get objects")
+                    objs = doc.get("objects", [])
+                    more = doc.get("more") is True
+                    nxt = doc.get("next") if more else None
+                    if not isinstance(objs, list) or (more and not isinstance(nxt, str)):
+                        raise PeerError(f"peer `{run.peer.code}` answered a bad envelope")
+                    ahead: Future[httpx.Response] | None = pool.submit(fetch, nxt) if more else None
+                    try:
+                        self._store_page(run, objs, collection)
+                    except BaseException:
+                        if ahead is not None:
+                            ahead.cancel()
+                        raise
+                    del doc, objs  # before the collector resumes, or its first pass walks the page
                 high = _later(high, resp.headers.get("x-taxii-date-added-last"))
                 done = store.Cursor(high or cur.added_after, None, None)
                 saved = store.Cursor(cur.added_after, nxt, high) if more else done
