@@ -299,15 +299,20 @@ class ColumnsBuilder:
             raise ValueError("one seq, item and added time per version")
         start = self._rows.n
         self._rows.reserve(len(items))
-        first: dict[MarkedItem, int] = {}
+        first: dict[MarkedItem, int] = {}  # a label's first row
+        known: dict[int, int] = {}  # the same, by the item's identity: intake hands out one item per label
         dest: list[int] = []
         src: list[int] = []
         for seq, item, added in zip(seqs, items, added_us, strict=True):
-            row = first.get(item) if not item.portions else None
+            row = known.get(id(item))
+            if row is None and not item.portions:
+                row = first.get(item)
+                if row is not None:
+                    known[id(item)] = row
             if row is None:
                 self.append(seq, item, added)
                 if not item.portions:
-                    first[item] = self._rows.n - 1
+                    first[item] = known[id(item)] = self._rows.n - 1
             else:
                 dest.append(self._rows.n)
                 src.append(row)
