@@ -73,3 +73,32 @@ def test_rejections_recorded_before_retries_existed_stay_refused(db_url: str) ->
         assert (old.state, old.attempts, old.outcome, old.collection) == ("refused", 0, None, None)
     finally:
         db.dispose()
+
+
+def test_a_new_sqlite_database_has_16k_pages_and_an_existing_one_keeps_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from tearline.bootstrap import create_node
+    from tearline.settings import Settings
+    from tearline.store.engine import PAGE_SIZE
+    from tearline.store.objects import counts
+
+    def page_size(path: object) -> int:
+        with sqlite3.connect(str(path)) as c:
+            return int(c.execute("PRAGMA page_size").fetchone()[0])
+
+    fresh, _ = create_node(Settings(data=tmp_path / "fresh", db=""), code="GBR")
+    fresh.close()
+    assert page_size(tmp_path / "fresh" / "tearline.db") == PAGE_SIZE == 16384
+    old = tmp_path / "old.db"  # a database made before, with SQLite's default pages, in WAL mode
+    with sqlite3.connect(str(old)) as c:
+        c.execute("PRAGMA page_size=4096")
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("CREATE TABLE t (x)")
+    node, _ = create_node(Settings(data=tmp_path / "old", db=f"sqlite:///{old}"), code="GBR")
+    try:
+        with node.db.read() as conn:  # migrated and usable as it is
+            assert counts(conn) == (0, 0)
+    finally:
+        node.close()
+    assert page_size(old) == 4096

