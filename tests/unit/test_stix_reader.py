@@ -103,7 +103,7 @@ def test_array_of_objects(tmp_path: Path) -> None:
     path = write(tmp_path, "a.json", json.dumps([indicator(1), indicator(2)]))
     [unit] = units(path)
     assert unit.kind == "array"
-    assert [r.index for r in unit.objects] == [0, 1]
+    assert [r.position for r in unit.objects] == [0, 1]
     assert unit.definitions == {}
 
 
@@ -128,9 +128,9 @@ def test_jsonl_batches_line_numbers_and_sizes(tmp_path: Path) -> None:
     assert [u.kind for u in got] == ["jsonl"] * 3
     assert [len(u.objects) for u in got] == [1000, 1000, 500]
     first = got[0].objects
-    assert [r.index for r in first[:12]] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]
+    assert [r.position for r in first[:12]] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12]
     assert first[10].obj == indicator(10)
-    assert got[2].objects[-1].index == 2500
+    assert got[2].objects[-1].position == 2500
     assert sum(u.size_bytes for u in got) == path.stat().st_size
 
 
@@ -229,7 +229,7 @@ def test_every_format_yields_the_same_objects_in_order(
     got = units("-", batch=batch, stdin=io.BytesIO(data.encode()))
     flat = [r for u in got for r in u.objects]
     assert [r.obj for r in flat] == objects
-    assert [r.index for r in flat] == list(range(count))
+    assert [r.position for r in flat] == list(range(count))
     if form == "jsonl":
         assert [len(u.objects) for u in got][:-1] == [batch] * (len(got) - 1)
     assert sum(u.size_bytes for u in got) == len(data.encode())
@@ -334,7 +334,7 @@ def test_jsonl_bad_line_is_named_and_earlier_batches_stand(tmp_path: Path) -> No
     with pytest.raises(StixError) as info:
         next(reader)
     assert str(info.value).startswith(f"{path} line 12: not valid JSON")
-    assert [r.index for u in committed for r in u.objects] == list(range(10))
+    assert [r.position for u in committed for r in u.objects] == list(range(10))
 
 
 def test_jsonl_line_that_is_not_an_object(tmp_path: Path) -> None:
@@ -360,7 +360,7 @@ def test_bundle_with_one_bad_object_is_read_whole_and_only_that_object_is_flagge
     path = write(tmp_path, "bundle.json", json.dumps(bundle(objects)))
     [unit] = units(path)
     assert len(unit.objects) == 11
-    flagged = {r.index: check_object(r.obj) for r in unit.objects if check_object(r.obj)}
+    flagged = {r.position: check_object(r.obj) for r in unit.objects if check_object(r.obj)}
     assert flagged == {6: ["missing required property `pattern`"]}
 
 

@@ -157,11 +157,11 @@ def prepare_objects(
             try:
                 body = dumps(obj)
                 item = label_object(obj, definitions, default, body=body, cache=labels)
-                good.append((raw.index, Prepared(obj, item, body)))
+                good.append((raw.position, Prepared(obj, item, body)))
                 continue
             except StixError as exc:
                 issues = [exc.message]
-        problems.append((raw.index, describe(unit.source, raw.index, obj, issues)))
+        problems.append((raw.position, describe(unit.source, raw.position, obj, issues)))
     return good, problems
 
 

@@ -42,12 +42,12 @@ _WHITESPACE = b" \t\r\n"
 
 
 class RawObject(NamedTuple):
-    """One parsed object and where it was: its 0-based array index, or line number - 1.
+    """One parsed object and where it was (``position``): its 0-based array index, or line number - 1.
 
     A named tuple rather than a frozen dataclass: one is made per object read, and a frozen
     dataclass's ``__init__`` costs three times as much."""
 
-    index: int
+    position: int
     obj: dict[str, Any]
 
 
