@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,6 +140,39 @@ def test_pull_resumes_after_a_cut_page_without_loss_or_duplicates(
         assert more.objects == len(releasable(a, "USA") - want) > 0
     finally:
         proxy.stop()
+
+
+def test_a_stopped_pull_ends_after_the_page_in_hand_and_the_next_goes_on(
+    pair: tuple[Member, Member], serve: Callable[[Member], str]
+) -> None:
+    """The background sync's stop (SIGTERM on `serve`) ends a pull between pages, not after the
+    whole crawl; the saved cursor carries the next pull on without loss or duplicates."""
+    a, b = pair
+    serve(a)
+    b_url = serve(b)
+    want = releasable(a, "USA")
+    _send_definitions(a, b_url, b.tokens["GBR"])
+    fed = federation_of(b.node)
+    fed.peers.add("GBR", a.url, a.tokens["USA"])
+    peer = fed.peers.get("GBR")
+    stop = threading.Event()
+    hook = b.node.intake.on_stored
+    assert hook is not None
+
+    def stop_after_storing(conn: object, stored: object) -> None:
+        hook(conn, stored)
+        stop.set()  # as if SIGTERM came while the first page was being stored
+
+    b.node.intake.on_stored = stop_after_storing
+    puller = Puller(b.node.db, b.node.clock, b.node.intake, b.node.info, page=50, stop=stop)
+    first = puller.pull(peer)
+    assert (first.pages, first.objects) == (1, 50)
+    assert inbox_count(b, "GBR") == 50
+    b.node.intake.on_stored = hook
+    stop.clear()
+    rest = puller.pull(peer)
+    assert rest.duplicates == 0 and rest.objects == len(want) - 50
+    assert inbox_versions(b, "GBR") == want
 
 
 def _send_definitions(a: Member, url: str, token: str) -> None:

@@ -142,7 +142,7 @@ def start_background(settings: Settings, every_s: float) -> tuple[threading.Thre
             err.print(f"background sync cannot open the node: {exc}", markup=False)
             return
         try:
-            sync_forever(federation_of(node), every_s, stop, report)
+            sync_forever(federation_of(node, stop=stop), every_s, stop, report)
         finally:
             node.close()
 

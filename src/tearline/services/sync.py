@@ -314,13 +314,16 @@ class Federation:
         return out
 
 
-def federation_of(node: Node) -> Federation:
-    """The federation services over one node's services (the composition root does not know them yet)."""
+def federation_of(node: Node, *, stop: threading.Event | None = None) -> Federation:
+    """The federation services over one node's services (the composition root does not know them yet).
+
+    ``stop`` (the background sync's) ends a pull after the page in hand: its cursor is saved, so the
+    next pull goes on from there."""
     from tearline.services.sync_pull import Puller
     from tearline.services.sync_push import Pusher
 
     peers = Peers(node.db, node.clock, node.vault)
-    puller = Puller(node.db, node.clock, node.intake, node.info)
+    puller = Puller(node.db, node.clock, node.intake, node.info, stop=stop)
     pusher = Pusher(node.db, node.clock, node.decisions, node.release)
     return Federation(node.db, node.clock, peers, puller.pull, pusher.push)
 

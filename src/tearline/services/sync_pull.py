@@ -26,6 +26,7 @@ Marking definitions are taken from the page itself, then from definitions this p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -68,8 +69,10 @@ class _Run:
 
 class Puller:
     def __init__(self, db: Database, clock: Clock, intake: Intake, info: NodeInfo, *, page: int = PAGE,
-                 retry_batch: int = RETRY_BATCH, max_attempts: int = MAX_ATTEMPTS) -> None:
+                 retry_batch: int = RETRY_BATCH, max_attempts: int = MAX_ATTEMPTS,
+                 stop: threading.Event | None = None) -> None:
         self.db = db
+        self.stop = stop  # set: end the pull after the page in hand (its cursor is saved)
         self.clock = clock
         self.intake = intake
         self.info = info
@@ -87,9 +90,15 @@ class Puller:
         with PeerClient(peer, transport=transport) as client:
             run = _Run(peer, client, inbox.id, report, known, set())
             for col in self._collections(client, peer):
+                if self._stopping():
+                    return report
                 self._crawl(run, col)
-            self._retry(run)
+            if not self._stopping():
+                self._retry(run)
         return report
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     @staticmethod
     def _collections(client: PeerClient, peer: Peer) -> list[str]:
@@ -147,6 +156,9 @@ class Puller:
                     store.set_cursor(conn, run.peer.code, collection, saved, to_micros(self.clock.now()))
                 run.report.pages += 1
                 if ahead is None:
+                    return
+                if self._stopping():  # the cursor above resumes the crawl at the next page
+                    ahead.cancel()
                     return
                 resp = ahead.result()
         raise PeerError(f"peer `{run.peer.code}` kept answering `more` past {MAX_PAGES} pages")
