@@ -113,11 +113,14 @@ def test_post_status_and_delete_round_trip(small_live: Live) -> None:
     inbox = next(c for c in usa_root.collections if c.alias == "inbox-usa")
     mine = [indicator(1000 + i, marking=RED) for i in range(3)]  # their own: visible whatever its marking
     bad = {"type": "indicator", "id": "indicator--not-a-uuid"}
-    status = inbox.add_objects({"objects": [*mine, bad]})
+    status = inbox.add_objects({"objects": [mine[0], bad, mine[1], "not an object", mine[2]]})
     assert status.status == "complete"
-    assert (status.total_count, status.success_count, status.failure_count, status.pending_count) == (4, 3, 1, 0)
+    assert (status.total_count, status.success_count, status.failure_count, status.pending_count) == (5, 3, 2, 0)
     assert {s["id"] for s in status.successes} == {o["id"] for o in mine}
-    assert status.failures[0]["id"] == "indicator--not-a-uuid"
+    # each failure names its object, in the envelope's order
+    assert [(f["id"], f["message"].split(":")[0]) for f in status.failures] == [
+        ("indicator--not-a-uuid", "envelope object #1 (indicator--not-a-uuid)"), ("", "not a JSON object")
+    ]
     again = usa_root.get_status(status.id)
     assert again.success_count == 3
     got = inbox.get_objects()["objects"]

@@ -143,6 +143,13 @@ class Intake:
         analysts' ingest; off for what partners post, whose rejection message would otherwise tell
         a partner that something it sent is a protected term.
         """
+        good, problems = self.prepare_positions(unit, default=default, strict=strict, checks=checks)
+        return [p for _, p in good], [line for _, line in problems]
+
+    def prepare_positions(
+        self, unit: Unit, *, default: Label, strict: bool = False, checks: bool = False
+    ) -> tuple[list[tuple[int, Prepared]], list[tuple[int, str]]]:
+        """:meth:`prepare_unit`, each good object and problem line with its object's position."""
         good, problems = prepare_objects(unit, default=default, strict=strict)
         if checks and self.object_checks and good:
             batch = [(p.obj["id"], p.item, p.body) for _, p in good]
@@ -157,7 +164,7 @@ class Intake:
                     problems.append((index, describe(unit.source, index, p.obj, issues)))
                 good = [g for n, g in enumerate(good) if n not in found]
                 problems.sort(key=lambda p: p[0])
-        return [p for _, p in good], [line for _, line in problems]
+        return good, problems
 
     # -- storing --------------------------------------------------------------------------
     def store(

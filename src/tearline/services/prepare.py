@@ -32,14 +32,10 @@ class Prepared(NamedTuple):
     item: MarkedItem
     body: bytes = b""  # the canonical bytes (made from obj when empty)
 
-    def owned_by(self, code: str) -> Prepared:
-        """The same version as the partner ``code``'s own, whatever its markings claim (what a
-        partner posts to its inbox or a peer sends on a pull)."""
-        return owned_by_all([self], code)[0]
-
 
 def owned_by_all(prepared: Sequence[Prepared], code: str) -> list[Prepared]:
-    """:meth:`Prepared.owned_by` for many versions: each distinct item (labels repeat, and
+    """The same versions as the partner ``code``'s own, whatever their markings claim (what a
+    partner posts to its inbox or a peer sends on a pull). Each distinct item (labels repeat, and
     :func:`label_object` hands out one item for objects marked alike) is relabelled once."""
     owned: dict[int, MarkedItem] = {}  # id(item) -> the item as the partner's own
     out: list[Prepared] = []

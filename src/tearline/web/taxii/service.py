@@ -21,7 +21,8 @@ import orjson
 from tearline.canonical import dumps, format_timestamp, from_micros, to_micros
 from tearline.crypto.keys import load_cursor_key
 from tearline.services.decisions import Stamp
-from tearline.services.intake import IngestSummary, Prepared, version_of
+from tearline.services.intake import IngestSummary, version_of
+from tearline.services.prepare import owned_by_all
 from tearline.stix.reader import RawObject, Unit
 from tearline.store import nodes, pages
 from tearline.store import partners as partners_store
@@ -180,19 +181,13 @@ class Taxii:
             o["id"]: o for o in objs
             if isinstance(o, dict) and o.get("type") == "marking-definition" and isinstance(o.get("id"), str)
         }
-        prepared: list[Prepared] = []
-        failures: list[dict[str, str]] = []
-        for index, obj in enumerate(objs):
-            ref = _ref(obj)
-            if not isinstance(obj, dict):
-                failures.append({**ref, "message": "not a JSON object"})
-                continue
-            unit = Unit(source="envelope", kind="envelope", objects=[RawObject(index, obj)], definitions=definitions)
-            good, problems = self.node.intake.prepare_unit(unit, default=default)
-            if problems or not good:
-                failures.append({**ref, "message": (problems or ["refused"])[0]})
-                continue
-            prepared.append(good[0].owned_by(partner))
+        unit = Unit(source="envelope", kind="envelope", definitions=definitions,
+                    objects=[RawObject(index, obj) for index, obj in enumerate(objs) if isinstance(obj, dict)])
+        good, problems = self.node.intake.prepare_positions(unit, default=default)  # one unit: labels cached
+        refused = dict(problems)
+        refused.update((index, "not a JSON object") for index, obj in enumerate(objs) if not isinstance(obj, dict))
+        failures = [{**_ref(objs[index]), "message": refused[index]} for index in sorted(refused)]
+        prepared = owned_by_all([p for _, p in good], partner)
         if prepared:
             self.node.intake.store(
                 prepared, collection_id=row.id, added=now, summary=IngestSummary(), posted_by=partner
