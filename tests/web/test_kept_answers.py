@@ -226,3 +226,18 @@ def test_every_kind_of_change_moves_the_epoch(served: Served) -> None:
         step()
         assert epoch() > before
     assert node.decisions.epoch() == epoch()
+
+
+def test_a_listing_keeps_verdicts_not_bytes(served: Served) -> None:
+    cache = served.app.state.taxii.cache
+    listed = served.get(path="/api/collections/shared/manifest/").json()["objects"]
+    assert {o["id"] for o in listed} == {IDS["green"], IDS["amber"], IDS["Operation Bluefin"]}
+    assert len(cache) >= 3 and cache.distinct_bodies == 0  # the pipeline's verdicts, no bytes
+    calls = served.pipeline_calls
+    first = served.get()
+    objs = first.json()["objects"]
+    assert served.pipeline_calls > calls  # a first delivery runs the pipeline with its record stage
+    assert {o["id"] for o in objs} == {o["id"] for o in listed}
+    assert len(first.headers[LEDGER].split(",")) == len(objs)
+    assert cache.distinct_bodies == len(objs)  # delivered bytes are kept, for pages made from them
+    assert served.get(**{"match[type]": "indicator"}).json()["objects"] == objs

@@ -12,8 +12,11 @@ whether protected terms changed. When they did:
 
 Removed terms stay enforced until the rebuild finishes (stricter, never looser). Results are
 cached per (SHA-256 of the bytes, term-set version), so a page served again costs a dict lookup;
-a new term changes the version and so invalidates the cache. Any error raises, and the pipeline
-withholds (fail closed).
+a new term changes the version and so invalidates the cache. The cache is bounded by the bytes it
+holds (:data:`CACHE_BYTES`, counting each entry's key, slot and hits as measured with
+``tracemalloc``: ~280 bytes for a clean body, ~250 more per hit plus its strings), oldest out
+first (a count of 200,000 results, the bound before, could reach ~60 MB per process). Any error
+raises, and the pipeline withholds (fail closed).
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ from tearline.sanitize.scanner import Hit, TermSet
 log = logging.getLogger(__name__)
 
 Terms = Sequence[tuple[str, str]]
-CACHE_SIZE = 200_000
+CACHE_BYTES = 32 * 1024 * 1024  # ~110,000 clean bodies
+ENTRY_BYTES = 300  # per cached result: the digest, the key tuple, the table slot (~280 B measured)
+HIT_BYTES = 260  # per hit besides its two strings (the hit, its tuple, the decoded path's parts)
+
+
+def result_bytes(version: str, hits: Sequence[Hit]) -> int:
+    """What one cached result is counted as against :data:`CACHE_BYTES`."""
+    return ENTRY_BYTES + len(version) + sum(HIT_BYTES + len(h.term_id) + len(h.field) for h in hits)
 
 
 class Gate:
@@ -41,6 +51,7 @@ class Gate:
         epoch: Callable[[], int] | None = None,
         region: str = "GB",
         background: bool = True,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self._terms = terms
         self._version = version
@@ -48,13 +59,16 @@ class Gate:
         self._seen_epoch: int | None = None
         self._region = region
         self._background = background
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: without ``background`` the rebuild runs inside refresh
         self._full: TermSet | None = None
         self._full_ids: frozenset[str] = frozenset()
         self._delta: TermSet | None = None
         self._seen_version: str | None = None
         self._building: threading.Thread | None = None
         self._cache: OrderedDict[tuple[bytes, str], tuple[Hit, ...]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.cache_bytes = cache_bytes  # the bound
+        self._cached_bytes = 0
 
     @property
     def version(self) -> str | None:
@@ -85,7 +99,9 @@ class Gate:
                 self._delta = TermSet.build(added, region=self._region) if added else None
                 self._start_rebuild(terms, v)
             self._seen_version = v
-            self._cache.clear()
+            with self._cache_lock:
+                self._cache.clear()
+                self._cached_bytes = 0
 
     def _start_rebuild(self, terms: list[tuple[str, str]], version: str) -> None:
         def work() -> None:
@@ -113,7 +129,8 @@ class Gate:
         """Every protected term in ``body`` (empty: clean). Raises on any error."""
         if self._full is None or self._seen_version is None:
             raise RuntimeError("the gate has no term set yet")
-        key = (hashlib.sha256(body).digest(), self._seen_version)
+        version = self._seen_version
+        key = (hashlib.sha256(body).digest(), version)
         cached = self._cache.get(key)
         if cached is not None:
             return list(cached)
@@ -122,10 +139,31 @@ class Gate:
         hits = full.scan_json(body)
         if delta is not None:
             hits = hits + delta.scan_json(body)
-        self._cache[key] = tuple(hits)
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._keep(key, tuple(hits))
         return hits
+
+    def _keep(self, key: tuple[bytes, str], hits: tuple[Hit, ...]) -> None:
+        size = result_bytes(key[1], hits)
+        if size > self.cache_bytes:
+            return
+        with self._cache_lock:
+            old = self._cache.pop(key, None)
+            if old is not None:
+                self._cached_bytes -= result_bytes(key[1], old)
+            self._cache[key] = hits
+            self._cached_bytes += size
+            while self._cached_bytes > self.cache_bytes:
+                gone_key, gone = self._cache.popitem(last=False)
+                self._cached_bytes -= result_bytes(gone_key[1], gone)
+
+    @property
+    def cached_bytes(self) -> int:
+        """What the kept scan results count for against ``cache_bytes``."""
+        return self._cached_bytes
+
+    @property
+    def cached_results(self) -> int:
+        return len(self._cache)
 
     def __call__(self, body: bytes) -> list[Hit]:
         return self.scan(body)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
+from tearline.web.heap import HeapTrimmer
 from tearline.web.taxii import errors as taxii_errors
 from tearline.web.taxii.routes import routes as taxii_routes
 from tearline.web.taxii.service import Config, Taxii
@@ -35,19 +36,27 @@ def create_app(
     threads: int = 6,
     close_node: bool = False,
     extra_routes: Sequence[BaseRoute] = (),
+    trim_every_s: float | None = None,
 ) -> Starlette:
     """Build the app for one open node. ``threads`` bounds the threads that touch the database: a
     request may hold two pooled connections at once (its read and the pipeline's), so it stays below
-    half the default SQLAlchemy pool (5 + 10 overflow)."""
+    half the default SQLAlchemy pool (5 + 10 overflow). ``trim_every_s``: while the app runs, give
+    the process's free heap memory back to the system this often (:mod:`tearline.web.heap`; for a
+    serving process, which owns its allocator, not for an app inside another program)."""
     cfg = config or Config(page_limit=node.settings.page_limit, max_body_bytes=node.settings.max_body_bytes)
     service = Taxii(node, cfg)
+    trimmer = HeapTrimmer(trim_every_s) if trim_every_s is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        if trimmer is not None:
+            trimmer.start()
         try:
             yield
         finally:
+            if trimmer is not None:
+                trimmer.stop()
             service.close()  # write the repeat-delivery counts still held in memory
             if close_node:
                 node.close()
@@ -65,4 +74,5 @@ def create_app(
     )
     app.state.taxii = service
     app.state.node = node
+    app.state.heap = trimmer
     return app

@@ -16,7 +16,12 @@ partner. Only final outcomes
 are kept (released bytes, or a withhold); a HOLD (embargo, pending approval) is asked again next
 time. An entry made for a listing (no delivery) is not a delivery: the first time those bytes go
 out in an objects response the pipeline runs again with its record stage on, and the entry then
-keeps the release record and ledger entry, so sending it again is a counted repeat.
+keeps the bytes, the release record and the ledger entry, so sending it again is a counted repeat.
+So a listing entry keeps only the verdict, not the bytes (:data:`LISTED`): listings, manifests and
+index builds ask only whether a version is released, and nothing sends a listing entry's bytes.
+Building a partner's index runs the pipeline over every version the view releases, so keeping
+those bytes held a copy of every released object per worker (8.5 MB on the ATT&CK data) that was
+never read.
 
 ``match[version]=first|last`` choose among the versions *this partner may see*: the newest
 released version is "last" even when a newer one exists but is withheld, so a partner cannot learn
@@ -42,6 +47,7 @@ from tearline.web.taxii.filters import VersionFilter
 from tearline.web.taxii.index import IndexCache, VisibleIndex
 
 Stamp = tuple[int, int, str, int]  # profile version, decision generation, term version, expiry
+LISTED = b""  # the body of a listing entry: released, bytes not kept (a release is never empty)
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the web layer never imports the composition root at run time
@@ -52,7 +58,7 @@ class Entry(NamedTuple):
     """One pipeline outcome."""
 
     stamp: Stamp
-    body: bytes | None  # None: withheld
+    body: bytes | None  # None: withheld; LISTED: released, bytes not kept (not delivered)
     delivered: bool  # made with the record stage on
     release_id: int | None = None  # the release record of a delivery
     ledger_seq: int | None = None  # the ledger entry that recorded it
@@ -94,7 +100,7 @@ class ReleaseCache:
             if old is not None:
                 self._forget(old)
             body = entry.body
-            if body is not None:
+            if body:
                 kept, uses = self._bodies.get(body, (body, 0))
                 if not uses:
                     self._bytes += len(body)
@@ -108,7 +114,7 @@ class ReleaseCache:
     def _forget(self, item: tuple[Any, ...]) -> None:
         self._bytes -= self.ENTRY_BYTES
         body: bytes | None = item[1]
-        if body is None:
+        if not body:
             return
         kept, uses = self._bodies[body]
         if uses > 1:
@@ -194,7 +200,8 @@ class PartnerReader:
                 entry = Entry(self.stamp, out.body, deliver, out.release_id, out.ledger_seq)
                 result[out.seq] = entry
                 if out.body is not None or out.verdict is Verdict.WITHHOLD:
-                    self.cache.put(self.partner, out.seq, entry)
+                    kept = entry if deliver or out.body is None else entry._replace(body=LISTED)
+                    self.cache.put(self.partner, out.seq, kept)
             for seq in need:
                 result.setdefault(seq, withheld)
             refused = [seq for seq in need if result[seq].body is None]
@@ -202,13 +209,13 @@ class PartnerReader:
                 self.indexes.add_withheld(self.partner, self.stamp, refused)
         return result, set(need)
 
-    def outcomes(self, conn: Connection, rows: Sequence[LightRow], *, deliver: bool) -> dict[int, bytes | None]:
-        """seq -> released bytes (None: withheld) for rows the view releases; pipeline on misses."""
-        return {seq: e.body for seq, e in self._outcomes(conn, rows, deliver=deliver)[0].items()}
+    def released(self, conn: Connection, rows: Sequence[LightRow]) -> dict[int, bool]:
+        """seq -> whether the pipeline releases it, for every row (no delivery); pipeline on misses."""
+        return {seq: e.body is not None for seq, e in self._outcomes(conn, rows, deliver=False)[0].items()}
 
     def visible(self, conn: Connection, rows: Sequence[LightRow]) -> list[LightRow]:
-        outs = self.outcomes(conn, rows, deliver=False)
-        return [r for r in rows if outs.get(r.seq) is not None]
+        outs = self.released(conn, rows)
+        return [r for r in rows if outs.get(r.seq)]
 
     # -- choosing versions --------------------------------------------------------------------
     @staticmethod
@@ -254,7 +261,7 @@ class PartnerReader:
         rows = pages.collection_rows(conn, collection_id, spec_versions)
         cand = [r for r in rows if self._released(r.seq, r.date_added_us)]
         for start in range(0, len(cand), 500):  # the pipeline's verdict on every row (cached after)
-            self.outcomes(conn, cand[start : start + 500], deliver=False)
+            self.released(conn, cand[start : start + 500])
         withheld = self.indexes.withheld(self.partner, self.stamp)
         index = VisibleIndex.build(cand, lambda r: r.seq not in withheld)
         self.indexes.put(key, (self.stamp, len(withheld)), index)
@@ -268,8 +275,8 @@ class PartnerReader:
                 index = self._index(conn, collection_id, match.spec_versions)
                 seqs, more = index.select(vf.first, vf.last, vf.all, match, after, limit)
                 rows = pages.light_by_seq(conn, seqs)
-                outs = self.outcomes(conn, rows, deliver=False)
-                if len(rows) == len(seqs) and all(outs.get(r.seq) is not None for r in rows):
+                outs = self.released(conn, rows)
+                if len(rows) == len(seqs) and all(outs.get(r.seq) for r in rows):
                     return rows, more
         return self._scan_page(conn, collection_id, match, vf, after=after, limit=limit)
 
