@@ -387,3 +387,23 @@ def test_attack_sample_agrees_with_the_oasis_validator() -> None:
         # The OASIS validator follows an object's own spec_version (a `2.0` object is judged by 2.0
         # rules and may pass); tearline stores 2.1 only, so its own check must refuse it.
         assert check_object(obj | {"spec_version": "2.0"}) == ["spec_version must be `2.1`, got `2.0`"]
+
+
+def test_values_already_seen_valid_elsewhere_are_still_held_to_each_property_s_rules() -> None:
+    """The checker remembers identifiers and timestamps it found valid; a remembered value must still
+    be refused where the property asks more of it (a type, millisecond precision, an order)."""
+    seconds_only = "2024-05-03T09:00:00Z"
+    seen = VALID["indicator"] | {"valid_until": seconds_only, "object_refs": [MALWARE, IDENTITY]}
+    assert check_object(seen) == []  # both identifiers and the timestamp are now remembered valid
+    wrong_target = VALID["indicator"] | {"created_by_ref": MALWARE, "object_marking_refs": [TLP_GREEN, IDENTITY]}
+    problems = check_object(wrong_target)
+    assert any("`created_by_ref` must point at type `identity`" in p for p in problems), problems
+    assert any("`object_marking_refs` must point at type `marking-definition`" in p for p in problems), problems
+    coarse = VALID["indicator"] | {"created": seconds_only}
+    assert any("`created` must be precise to the millisecond" in p for p in check_object(coarse))
+    backwards = VALID["indicator"] | {"created": T1, "modified": T0}
+    assert any("is earlier than `created`" in p for p in check_object(backwards))
+    not_a_list = VALID["indicator"] | {"object_marking_refs": TLP_GREEN}
+    assert any("must be a list of identifiers" in p for p in check_object(not_a_list))
+    holds_a_number = VALID["indicator"] | {"object_marking_refs": [TLP_GREEN, 7]}
+    assert any("holds `7`" in p for p in check_object(holds_a_number))

@@ -14,7 +14,9 @@ Measured on the four ATT&CK bundles in ``shared/data/attack`` (7,496 objects; 2-
 load; best of five passes): about 206,000 objects/s for :func:`check_object` with its caches emptied
 before each pass, 235,000 to 290,000 objects/s with them warm (across runs), against 4.5 to 6.4
 million/s for a loop of three ``dict`` look-ups in the same runs. The caches (below) are what lift it
-past 100,000/s: with regular expressions alone it ran at about 109,000/s.
+past 100,000/s: with regular expressions alone it ran at about 109,000/s. The common cases (a value
+already found valid, of the type the property wants) are tested inline, without a call: on a quieter
+machine, 517,000 to 550,000/s warm against 436,000 to 471,000/s before (same runs, best of nine).
 
 :func:`deep_check` runs the real OASIS ``stix2-validator`` (JSON Schemas plus its hand-written MUST
 checks, STIX 2.1, custom content allowed, no ``--strict``). It works offline: the schemas are
@@ -286,7 +288,8 @@ def check_object(obj: Any) -> list[str]:
         if created is None:
             if known:
                 problems.append("missing required property `created`")
-        else:
+        elif not (type(created) is str and created in _valid_timestamps and len(created) >= 24 and created[19] == "."):
+            # (the common case, a timestamp already seen, without a call)
             bad_created = _timestamp_problem("created", created, True)
             if bad_created:
                 problems.append(bad_created)
@@ -294,11 +297,18 @@ def check_object(obj: Any) -> list[str]:
             if known and kind != "marking-definition":
                 problems.append("missing required property `modified`")
         elif kind != "marking-definition":
-            bad_modified = _timestamp_problem("modified", modified, True)
+            if type(modified) is str and modified in _valid_timestamps and len(modified) >= 24 and modified[19] == ".":
+                bad_modified = None
+            else:
+                bad_modified = _timestamp_problem("modified", modified, True)
             if bad_modified:
                 problems.append(bad_modified)
-            elif created is not None and not bad_created and _earlier(modified, created):
-                problems.append(f"`modified` `{modified}` is earlier than `created` `{created}`")
+            elif created is not None and not bad_created:
+                if len(modified) == len(created) and type(created) is str:
+                    if modified < created:  # same-length STIX timestamps order as strings
+                        problems.append(f"`modified` `{modified}` is earlier than `created` `{created}`")
+                elif _earlier(modified, created):
+                    problems.append(f"`modified` `{modified}` is earlier than `created` `{created}`")
         for name in REQUIRED.get(kind, _EMPTY):
             if name not in obj:
                 problems.append(f"missing required property `{name}`")
@@ -319,9 +329,25 @@ def check_object(obj: Any) -> list[str]:
             problems.append("a file needs `hashes` or `name`")
 
     for key in _ref_keys(obj):
+        # the common cases (an identifier seen before, of the right type; a list of them) without a
+        # call; anything else goes through _ref_problems, which names what is wrong
         value = obj[key]
-        if type(value) is str and key[-1] != "s" and key not in _REF_TARGETS and _match_identifier(value):
-            continue  # the common case (a `*_ref` holding an identifier), without a call
+        target = _REF_TARGETS.get(key)
+        if key[-1] != "s":
+            if (
+                type(value) is str
+                and (value in _valid_identifiers or _match_identifier(value))
+                and (target is None or value.startswith(target))
+            ):
+                continue
+        elif type(value) is list:
+            for item in value:
+                if type(item) is not str or not (item in _valid_identifiers or _match_identifier(item)):
+                    break
+                if target is not None and not item.startswith(target):
+                    break
+            else:
+                continue
         _ref_problems(key, value, problems)
     granular = obj.get("granular_markings")
     if granular is not None:
