@@ -175,6 +175,38 @@ def test_a_stopped_pull_ends_after_the_page_in_hand_and_the_next_goes_on(
     assert inbox_versions(b, "GBR") == want
 
 
+def test_a_stopped_push_ends_after_the_batch_in_hand_and_the_next_sends_the_rest(
+    pair: tuple[Member, Member], serve: Callable[[Member], str]
+) -> None:
+    """The background sync's stop ends a push between batches, not after every batch; what was not
+    posted stays unconfirmed, so the next push sends exactly that."""
+    a, b = pair
+    serve(b)
+    fed = federation_of(a.node)
+    fed.peers.add("USA", b.url, b.tokens["GBR"])
+    peer = fed.peers.get("USA")
+    want = releasable(a, "USA")
+    assert len(want) > 100
+    stop = threading.Event()
+    pusher = Pusher(a.node.db, a.node.clock, a.node.decisions, a.node.release, batch=50, stop=stop)
+    post = pusher._post
+
+    def stop_after_posting(*args: object, **kwargs: object) -> None:
+        post(*args, **kwargs)  # type: ignore[arg-type]
+        stop.set()  # as if SIGTERM came while the first batch was being posted
+
+    pusher._post = stop_after_posting  # type: ignore[method-assign]
+    first = pusher.push(peer)
+    assert (first.pages, first.objects) == (1, 50)
+    assert inbox_count(b, "GBR") == 50
+    pusher._post = post  # type: ignore[method-assign]
+    stop.clear()
+    rest = pusher.push(peer)
+    assert rest.objects == len(want) - 50 and rest.rejected == 0
+    assert inbox_versions(b, "GBR") == want
+    assert inbox_count(b, "GBR") == len(want)  # nothing sent twice
+
+
 def _send_definitions(a: Member, url: str, token: str) -> None:
     """The peer posts its marking definitions to its inbox at B (what its pushes carry), so a pull
     can read the labels of its pages (Get Objects carries objects, not the definitions they use)."""

@@ -15,6 +15,7 @@ so nothing more of it is sent.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -39,12 +40,16 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 class Pusher:
     def __init__(self, db: Database, clock: Clock, decisions: Decisions, release: ReleasePipeline,
-                 *, batch: int = BATCH) -> None:
+                 *, batch: int = BATCH, stop: threading.Event | None = None) -> None:
         self.db = db
         self.clock = clock
         self.decisions = decisions
         self.release = release
         self.batch = batch
+        self.stop = stop  # set: end the push after the batch in hand (what is left goes next time)
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     def candidates(self, code: str, *, unconfirmed: bool = True) -> list[int]:
         """Seqs the peer's decisions release now (and, by default, it has not confirmed), in seq order."""
@@ -86,6 +91,9 @@ class Pusher:
             max_bytes = int(limit) if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_BYTES
             url = client.objects_url(str(target["id"]))
             for start in range(0, len(seqs), self.batch):
+                if start and self._stopping():
+                    # what was posted is marked; the rest are still unconfirmed candidates
+                    break
                 with self.db.read() as conn:
                     rows = pages.full_rows(conn, seqs[start : start + self.batch])
                 outs = self.release.release(peer.code, rows, channel="push")
