@@ -1,8 +1,8 @@
 """`tearline serve`: the TAXII 2.1 server.
 
 Served by uvicorn (h11, asyncio): its import-string ``factory=True`` mode is what ``--workers`` needs.
-Measured with bench/taxii.py on the ATT&CK data, 16 connections: the floor (the same Starlette stack
-answering prebuilt pages) ~5,700 requests/s on one worker, tearline ~3,300-3,500 (about 60% of it).
+Measured with bench/taxii.py on the ATT&CK data, 16 connections, one worker: tearline 2,052-2,497
+requests/s, 58-59% of the floor (the same Starlette stack answering prebuilt pages) in the same runs.
 granian serves a trivial app faster (~17,000/s on one worker against uvicorn's ~6,800), but at
 tearline's per-request cost the server is not the limit; it remains the next thing to try. Every worker process
 builds its own app from the environment through the import-string factory
