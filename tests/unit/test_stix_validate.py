@@ -407,3 +407,71 @@ def test_values_already_seen_valid_elsewhere_are_still_held_to_each_property_s_r
     assert any("must be a list of identifiers" in p for p in check_object(not_a_list))
     holds_a_number = VALID["indicator"] | {"object_marking_refs": [TLP_GREEN, 7]}
     assert any("holds `7`" in p for p in check_object(holds_a_number))
+
+
+# --- what the checker remembers changes its speed, never its answer ------------------------------
+
+_VALUES = st.sampled_from(
+    [T0, T1, "2024-05-03T09:00:00Z", "2024-02-30T00:00:00.000Z", "yesterday", "", 7, None, True,
+     IDENTITY, MALWARE, TLP_GREEN, "not--an-id", [TLP_GREEN], [IDENTITY, MALWARE], [], [7], TLP_GREEN + "x"]
+)  # fmt: skip
+_NAMES = st.sampled_from(
+    ["type", "id", "spec_version", "created", "modified", "name", "valid_from", "valid_until", "published",
+     "first_seen", "created_by_ref", "object_marking_refs", "object_refs", "source_ref", "x_acme_ref",
+     "pattern", "value", "hashes", "granular_markings", "is_family"]
+)  # fmt: skip
+
+
+def _forget() -> None:
+    from tearline.stix import validate
+
+    validate._valid_identifiers.clear()
+    validate._valid_timestamps.clear()
+    validate._shapes.clear()
+
+
+def _sibling(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The same properties in the same order, each with a valid value (warms every cache)."""
+    base = VALID.get(kind, {})
+
+    def good(name: str) -> Any:
+        if name in base:
+            return base[name]
+        if name.endswith("_refs"):
+            return [TLP_GREEN] if name == "object_marking_refs" else [IDENTITY, MALWARE]
+        if name.endswith("_ref"):
+            return IDENTITY
+        if name in ("created", "modified", "valid_from", "valid_until", "published", "first_seen"):
+            return T0
+        return "x"
+
+    return {name: good(name) for name in obj}
+
+
+@given(
+    st.sampled_from([*VALID, "x-acme-thing", "ipv4-addr"]),
+    st.lists(_NAMES, max_size=4),
+    st.lists(st.tuples(_NAMES, _VALUES), max_size=5),
+)
+def test_an_answer_does_not_depend_on_what_the_checker_remembers(
+    kind: str, dropped: list[str], changed: list[tuple[str, Any]]
+) -> None:
+    if kind in VALID:
+        obj = dict(VALID[kind])
+    elif kind == "ipv4-addr":
+        obj = {"type": kind, "spec_version": "2.1", "id": IPV4, "value": "198.51.100.1"}
+    else:
+        obj = sdo(kind, "2f7e4a3c-8a4d-4f0b-9d5e-1c2b3a4d5e6f", x_acme_ref=IDENTITY)
+    for name in dropped:
+        obj.pop(name, None)
+    for name, value in changed:
+        obj[name] = value
+    _forget()
+    fresh = check_object(obj)
+    _forget()
+    if "type" in obj:  # first the same property names under another type
+        other = "malware" if kind != "malware" else "tool"
+        assert check_object(_sibling(obj, other) | {"type": other}) is not None
+    assert check_object(_sibling(obj, kind)) is not None  # the same shape, valid values: all remembered
+    assert check_object(obj) == fresh
+    assert check_object(obj) == fresh  # and once more, with its own values remembered
