@@ -20,7 +20,7 @@ from tearline.errors import ConfigError, Conflict, InvalidInput, NotFound
 from tearline.ids import SeededIds
 from tearline.model.markings import Label, MarkedItem
 from tearline.model.sources import Grade, SourceIdentity
-from tearline.services.intake import cited_sources
+from tearline.services.intake import Prepared, cited_sources
 from tearline.services.vault import Vault, vault_object_check
 from tearline.store.schema import vault_fields, vault_keys, vault_reveals
 
@@ -249,8 +249,8 @@ def test_import_is_all_or_nothing_and_names_the_line(vault: Vault) -> None:
 
 # -- the ingest check -----------------------------------------------------------------------------
 def _on_bytes(check: Any) -> Any:
-    """The check as intake calls it: with the object's id and canonical bytes."""
-    return lambda obj, item: check([(obj["id"], item, dumps(obj))]).get(0, [])
+    """The check as intake calls it: with the object prepared (its labels and canonical bytes)."""
+    return lambda obj, item: check([Prepared(obj, item, dumps(obj))]).get(0, [])
 
 
 def test_the_ingest_check_refuses_named_sources_and_unknown_covers(vault: Vault) -> None:

@@ -37,7 +37,7 @@ from tearline.model.partners import ProfileVersion, TrustProfile, next_change, p
 from tearline.model.releases import Verdict
 from tearline.policy.columns import ColumnsBuilder, LabelColumns
 from tearline.policy.vector import compute
-from tearline.services.intake import StoredVersion
+from tearline.services.intake import Stored
 from tearline.store import approvals as approvals_store
 from tearline.store import decisions as store
 from tearline.store import nodes as nodes_store
@@ -205,19 +205,19 @@ class Decisions:
         for p in partners_store.list_partners(conn):
             self.recompute(conn, p.code, at=at)
 
-    def on_stored(self, conn: Connection, stored: Sequence[StoredVersion]) -> None:
+    def on_stored(self, conn: Connection, stored: Stored) -> None:
         """Ingest hook (inside the ingest transaction): decide the new versions for every partner.
 
         Partners whose stored decisions are current get the new verdicts written into the chunks
         the new seqs fall in; the others are stale already and are recomputed over every committed
         row on their next read. A fixed number of statements whatever the number of partners.
         """
-        if not stored:
+        if not stored.seqs:
             return
         nodes_store.bump_epoch(conn)
         builder = ColumnsBuilder()
-        builder.extend([s.seq for s in stored], [s.item for s in stored], [s.added_us for s in stored])
-        ids = [s.stix_id for s in stored]
+        builder.extend(stored.seqs, stored.items, stored.added_us)
+        ids = stored.stix_ids
         cols = builder.build()
         at = self.clock.now()
         at_us = to_micros(at)

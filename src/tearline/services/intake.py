@@ -24,7 +24,7 @@ from tearline.services.prepare import (
     cited_sources,
     label_columns,
     prepare_objects,
-    to_rows,
+    to_batch,
     version_of,
 )
 from tearline.stix.reader import Unit, read_units
@@ -32,6 +32,7 @@ from tearline.stix.validate import describe
 from tearline.store import nodes
 from tearline.store import objects as objects_store
 from tearline.store.engine import Database
+from tearline.store.objects import Batch
 
 __all__ = [
     "SOURCE_TOKEN",
@@ -39,7 +40,7 @@ __all__ = [
     "Intake",
     "ObjectCheck",
     "Prepared",
-    "StoredVersion",
+    "Stored",
     "cited_sources",
     "label_columns",
     "read_label_arg",
@@ -66,17 +67,20 @@ class IngestSummary:
         }
 
 
-class StoredVersion(NamedTuple):
-    """A version just written: what the decision hook needs without reading it back."""
+class Stored(NamedTuple):
+    """The versions just written, as columns: what the decision hook needs without reading them back."""
 
-    seq: int
-    stix_id: str
-    item: MarkedItem
-    added_us: int
+    seqs: list[int]
+    stix_ids: list[str]
+    items: list[MarkedItem]
+    added_us: list[int]
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return len(self.seqs)
 
 
-ObjectCheck = Callable[[Sequence[tuple[str, MarkedItem, bytes]]], dict[int, list[str]]]
-"""A node check on the valid objects of a unit, each given as (its id, its labels, its canonical
+ObjectCheck = Callable[[Sequence[Prepared]], dict[int, list[str]]]
+"""A node check on the valid objects of a unit, each prepared (its object, labels and canonical
 bytes): the problems of each object that has any, by its position in the sequence. A unit at a
 time, so a check takes what it needs (the vault's current terms) once, not once per object."""
 
@@ -89,7 +93,7 @@ class Intake:
         db: Database,
         clock: Clock,
         *,
-        on_stored: Callable[[Any, Sequence[StoredVersion]], None] | None = None,
+        on_stored: Callable[[Any, Stored], None] | None = None,
         object_checks: Sequence[ObjectCheck] = (),
     ) -> None:
         self.db = db
@@ -143,28 +147,35 @@ class Intake:
         analysts' ingest; off for what partners post, whose rejection message would otherwise tell
         a partner that something it sent is a protected term.
         """
-        good, problems = self.prepare_positions(unit, default=default, strict=strict, checks=checks)
-        return [p for _, p in good], [line for _, line in problems]
+        _, prepared, problems = self._prepare(unit, default=default, strict=strict, checks=checks)
+        return prepared, [line for _, line in problems]
 
     def prepare_positions(
         self, unit: Unit, *, default: Label, strict: bool = False, checks: bool = False
     ) -> tuple[list[tuple[int, Prepared]], list[tuple[int, str]]]:
         """:meth:`prepare_unit`, each good object and problem line with its object's position."""
+        positions, prepared, problems = self._prepare(unit, default=default, strict=strict, checks=checks)
+        return list(zip(positions, prepared, strict=True)), problems
+
+    def _prepare(
+        self, unit: Unit, *, default: Label, strict: bool, checks: bool
+    ) -> tuple[list[int], list[Prepared], list[tuple[int, str]]]:
         good, problems = prepare_objects(unit, default=default, strict=strict)
-        if checks and self.object_checks and good:
-            batch = [(p.obj["id"], p.item, p.body) for _, p in good]
+        positions = [i for i, _ in good]
+        prepared = [p for _, p in good]
+        if checks and self.object_checks and prepared:
             found: dict[int, list[str]] = {}
             for check in self.object_checks:
-                for n, issues in check(batch).items():
+                for n, issues in check(prepared).items():
                     if issues:
                         found.setdefault(n, []).extend(issues)
             if found:
                 for n, issues in found.items():
-                    index, p = good[n]
-                    problems.append((index, describe(unit.source, index, p.obj, issues)))
-                good = [g for n, g in enumerate(good) if n not in found]
+                    problems.append((positions[n], describe(unit.source, positions[n], prepared[n].obj, issues)))
+                positions = [i for n, i in enumerate(positions) if n not in found]
+                prepared = [p for n, p in enumerate(prepared) if n not in found]
                 problems.sort(key=lambda p: p[0])
-        return good, problems
+        return positions, prepared, problems
 
     # -- storing --------------------------------------------------------------------------
     def store(
@@ -188,34 +199,26 @@ class Intake:
             added_us = [to_micros(t) for t in added]
             if len(added_us) != len(prepared):
                 raise ValueError("one added time per object")
-        rows = to_rows(prepared, collection_id, added_us, posted_by)
-        return self._store_rows(rows, [p.item for p in prepared], summary)
-
-    def _store_rows(
-        self, rows: Sequence[objects_store.Row], items: Sequence[MarkedItem], summary: IngestSummary
-    ) -> list[int]:
-        """Store rows (with their labels) in one transaction, the decision hook inside it."""
-        if not rows:
-            return []
-        # the same version twice in one unit counts once
-        at_id, at_version, at_added = objects_store.STIX_ID, objects_store.VERSION_US, objects_store.DATE_ADDED_US
-        keys = [(r[at_id], r[at_version]) for r in rows]
-        unique: dict[tuple[str, int], int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-        picked = rows if len(unique) == len(rows) else [rows[i] for i in sorted(unique.values())]
+        batch = to_batch(prepared, collection_id, added_us, posted_by)
         with self.db.write() as conn:
-            # versions already stored are skipped by the insert itself (ON CONFLICT DO NOTHING)
-            inserted = objects_store.insert_versions(conn, picked)
-            stored = []
-            for seq, sid, vus in inserted:
-                at = unique[(sid, vus)]
-                stored.append(StoredVersion(seq, sid, items[at], rows[at][at_added]))
-            if self.on_stored is not None and stored:
+            # versions already stored are skipped by the insert itself (ON CONFLICT DO NOTHING), and
+            # so is the second of the same version twice in one unit
+            inserted = objects_store.insert_batch(conn, batch)
+            if self.db.is_sqlite and len(inserted) == len(prepared):  # all of them, in the order given
+                stored = Stored(
+                    [seq for seq, _, _ in inserted],
+                    [sid for _, sid, _ in inserted],
+                    [p.item for p in prepared],
+                    added_us,
+                )
+            else:
+                stored = _stored_of(inserted, batch, prepared)
+            if self.on_stored is not None and stored.seqs:
                 self.on_stored(conn, stored)
-        seqs = [s.seq for s in stored]
-        summary.new += len(seqs)
-        summary.duplicate += len(rows) - len(seqs)
-        summary.new_seqs.extend(seqs)
-        return seqs
+        summary.new += len(stored.seqs)
+        summary.duplicate += len(prepared) - len(stored.seqs)
+        summary.new_seqs.extend(stored.seqs)
+        return stored.seqs
 
     def _collection(self, key: str) -> str:
         with self.db.read() as conn:
@@ -223,6 +226,25 @@ class Intake:
         if row is None:
             raise NotFound(f"no collection `{key}`")
         return row.id
+
+
+def _stored_of(inserted: Sequence[tuple[int, str, int]], batch: Batch, prepared: Sequence[Prepared]) -> Stored:
+    """What was inserted of a batch, each with its item and time added (of the first of equal versions)."""
+    at_version, at_shared = objects_store.VERSION_US, objects_store.SHARED_INDEX
+    first: dict[tuple[str, int], int] = {}
+    for i, v in enumerate(batch.versions):
+        first.setdefault((v[objects_store.STIX_ID], v[at_version]), i)
+    stored = Stored([], [], [], [])
+    for seq, sid, vus in inserted:
+        i = first[(sid, vus)]
+        stored.seqs.append(seq)
+        stored.stix_ids.append(sid)
+        stored.items.append(prepared[i].item)
+        stored.added_us.append(batch.shared[batch.versions[i][at_shared]][_ADDED])
+    return stored
+
+
+_ADDED = objects_store.SHARED_COLUMNS.index("date_added_us")
 
 
 def read_label_arg(text: str | None, topics: Sequence[str], base: Label) -> Label:

@@ -20,8 +20,9 @@ from tearline.model.markings import Label, MarkedItem, Portion
 from tearline.stix.markings import is_marking_definition, item_from_stix
 from tearline.stix.reader import Unit
 from tearline.stix.validate import check_object, describe
-from tearline.store.objects import Row
+from tearline.store.objects import Batch, Row
 
+_NO_VERSION = "1970-01-01T00:00:00.000Z"  # the version of an object without `modified` or `created` (SCOs)
 SOURCE_TOKEN = re.compile(r"\{\{source:([A-Za-z0-9_-]{1,64})\}\}")
 
 LabelCache = dict[tuple[str, ...], MarkedItem]
@@ -51,7 +52,7 @@ def owned_by_all(prepared: Sequence[Prepared], code: str) -> list[Prepared]:
 
 def version_of(obj: dict[str, Any]) -> str:
     """The STIX version timestamp: ``modified``, else ``created``, else a fixed epoch (SCOs)."""
-    return str(obj.get("modified") or obj.get("created") or "1970-01-01T00:00:00.000Z")
+    return str(obj.get("modified") or obj.get("created") or _NO_VERSION)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -142,8 +143,7 @@ def prepare_objects(
     problems: list[tuple[int, str]] = []
     definitions = unit.definitions
     labels: LabelCache = {}
-    for raw in unit.objects:
-        obj = raw.obj
+    for position, obj in unit.objects:
         issues = check_object(obj)
         if not issues and strict:
             from tearline.stix.validate import deep_check
@@ -152,49 +152,60 @@ def prepare_objects(
         if not issues:
             try:
                 body = dumps(obj)
-                item = label_object(obj, definitions, default, body=body, cache=labels)
-                good.append((raw.position, Prepared(obj, item, body)))
+                # the common case inline (what label_object does for it): a valid object that is not
+                # a marking definition, its marking refs a list of identifiers seen before, no
+                # granular markings and no source cited
+                refs = obj.get("object_marking_refs", _NO_REFS)
+                item = None
+                if type(refs) is list and obj["type"] != "marking-definition" and "granular_markings" not in obj:
+                    item = labels.get(tuple(refs))
+                if item is None or b"{{source:" in body:
+                    item = label_object(obj, definitions, default, body=body, cache=labels)
+                good.append((position, Prepared(obj, item, body)))
                 continue
             except StixError as exc:
                 issues = [exc.message]
-        problems.append((raw.position, describe(unit.source, raw.position, obj, issues)))
+        problems.append((position, describe(unit.source, position, obj, issues)))
     return good, problems
 
 
-def to_rows(
+_NO_REFS: list[str] = []
+
+
+def to_batch(
     prepared: Sequence[Prepared], collection_id: str, added_us: Sequence[int], posted_by: str | None
-) -> list[Row]:
-    """The stored rows of prepared versions (one ``added_us`` each), plain tuples in
-    :class:`~tearline.store.objects.NewVersion` column order.
+) -> Batch:
+    """The stored form of prepared versions (one ``added_us`` each): a
+    :class:`~tearline.store.objects.Batch`, whose shared part holds each distinct label (and time
+    added) once.
 
     Versions of a unit share a few labels (:func:`label_object` hands out the same item for objects
-    marked alike), so each distinct item's label columns are made once here, looked up by identity:
+    marked alike), so each distinct item's columns are made once here, looked up by identity:
     hashing and comparing a label per row cost more than the rest of the row.
     """
-    columns: dict[int, tuple[Any, ...]] = {}  # id(item) -> its label and portion columns
-    rows: list[Row] = []
+    at: dict[tuple[int, int, str], int] = {}  # (id(item), added, spec_version) -> shared index
+    shared: list[Row] = []
+    versions: list[Row] = []
+    items: list[MarkedItem] = []  # keeps each item alive while its id() is a key above
     for p, added in zip(prepared, added_us, strict=True):
         obj, item = p.obj, p.item
-        cols = columns.get(id(item))
-        if cols is None:
+        spec = obj.get("spec_version", "2.1")
+        if type(spec) is not str:
+            spec = str(spec)
+        key = (id(item), added, spec)
+        k = at.get(key)
+        if k is None:
             portions = (
                 dumps([[pt.selector, format_label(pt.label)] for pt in item.portions]).decode()
                 if item.portions
                 else None
             )
-            cols = columns[id(item)] = (*label_columns(item.label), portions, posted_by)
-        version = version_of(obj)
-        rows.append(
-            (
-                collection_id,
-                obj["id"],
-                obj["type"],
-                version,
-                timestamp_micros(version),
-                str(obj.get("spec_version", "2.1")),
-                added,
-                p.body or dumps(obj),
-                *cols,
-            )
-        )
-    return rows
+            k = at[key] = len(shared)
+            shared.append((collection_id, spec, added, *label_columns(item.label), portions, posted_by))
+            items.append(item)
+        version = obj.get("modified") or obj.get("created") or _NO_VERSION
+        if type(version) is not str:
+            version = str(version)
+        versions.append((obj["id"], obj["type"], version, timestamp_micros(version), p.body or dumps(obj), k))
+    return Batch(versions, shared)
+

@@ -32,7 +32,6 @@ from tearline.crypto.sealing import (
 )
 from tearline.errors import ConfigError, Conflict, InvalidInput, NotFound
 from tearline.ids import IdFactory, RandomIds
-from tearline.model.markings import MarkedItem
 from tearline.model.sources import (
     TERM_KINDS,
     Grade,
@@ -43,7 +42,7 @@ from tearline.model.sources import (
     parse_sources_csv,
 )
 from tearline.sanitize.normalize import normalise
-from tearline.services.intake import SOURCE_TOKEN, ObjectCheck
+from tearline.services.intake import SOURCE_TOKEN, ObjectCheck, Prepared
 from tearline.store import nodes as nodes_store
 from tearline.store import vault as repo
 from tearline.store.engine import Database
@@ -447,14 +446,15 @@ def vault_object_check(vault: Vault, *, region: str = "GB", recheck_s: float = 1
             snapshot[0] = (local, now, latest, terms, covers)
             return terms, covers
 
-    def check(objects: Sequence[tuple[str, MarkedItem, bytes]]) -> dict[int, list[str]]:
+    def check(objects: Sequence[Prepared]) -> dict[int, list[str]]:
         terms, covers = current()  # one snapshot for the whole batch
         scan = terms.scan_json if len(terms) else None
         found: dict[int, list[str]] = {}
-        for n, (oid, item, body) in enumerate(objects):
-            cited = item.label.source_refs  # intake put every cited cover there
+        for n, p in enumerate(objects):
+            cited = p.item.label.source_refs  # intake put every cited cover there
             if not cited and scan is None:
                 continue
+            oid, body = p.obj["id"], p.body
             problems = [f"object `{oid}` cites unknown source `{c}`" for c in sorted(cited) if c not in covers]
             if scan is not None:
                 hits = scan(dumps(_mask_tokens(loads(body))) if cited else body)

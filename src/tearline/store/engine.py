@@ -54,6 +54,7 @@ def _sqlite_setup(engine: Engine, checkpointer: Checkpointer | None) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA temp_store=MEMORY")  # the ingest's per-unit table (tearline.store.objects)
         for pragma in checkpointer.connection_pragmas() if checkpointer is not None else ():
             cur.execute(pragma)
         cur.close()
