@@ -1,14 +1,18 @@
-"""canonical.dumps: deterministic bytes that hold no more memory than their length."""
+"""canonical: dumps (deterministic bytes that hold no more memory than their length) and the
+times stored as microseconds."""
 
 from __future__ import annotations
 
 import sys
 import tracemalloc
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tearline.canonical import dumps
+from tearline.canonical import dumps, from_micros, timestamp_micros, to_micros
 
 
 def stix_like(n: int) -> dict[str, object]:
@@ -49,3 +53,26 @@ def test_dumps_holds_no_more_than_its_length() -> None:
 def test_dumps_small_values_are_small() -> None:
     held, _ = held_by(lambda: [dumps({"more": False}) for _ in range(1000)])
     assert held < 1000 * 100, held  # orjson alone keeps a 4 KiB buffer behind each
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@given(st.datetimes(timezones=st.just(UTC) | _OFFSETS))
+def test_micros_are_exact_and_go_back(at: datetime) -> None:
+    delta = at - _EPOCH
+    assert to_micros(at) == (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    assert from_micros(to_micros(at)) == at
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))  # (strftime pads no year)
+def test_timestamp_micros_of_each_precision(at: datetime) -> None:
+    whole = at.replace(microsecond=0)
+    for text, want in (
+        (at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z", at),
+        (at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", at.replace(microsecond=at.microsecond // 1000 * 1000)),
+        (at.strftime("%Y-%m-%dT%H:%M:%S") + "Z", whole),
+        (at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z", at),  # nanoseconds: past the fast path
+    ):
+        assert timestamp_micros(text) == to_micros(want), text
