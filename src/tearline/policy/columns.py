@@ -271,19 +271,15 @@ class ColumnsBuilder:
     def append(self, seq: int, item: MarkedItem, added_us: int) -> None:
         """Add one stored version (its label and portion labels)."""
         labels = [item.label, *(p.label for p in item.portions)]
-        pids = [self._partner_ids(lab) for lab in labels]
-        tids = [[self.topic_vocab.add(t) for t in lab.topics] for lab in labels]
-        for g in (self._rows, self._portions):
-            g.widen("partner", self.partner_vocab.words)
-            g.widen("topic", self.topic_vocab.words)
+        derived = [self._derive(lab) for lab in labels]
         row = self._rows.n
         self._rows.reserve(1)
-        self._put(self._rows, row, labels[0], pids[0], tids[0])
+        self._put(self._rows, row, labels[0], *derived[0])
         self._rows.arrays["seq"][row] = seq
         self._rows.arrays["added_us"][row] = added_us
         self._rows.n = row + 1
         self._portions.reserve(len(item.portions))
-        for lab, pid, tid in zip(labels[1:], pids[1:], tids[1:], strict=True):
+        for lab, (pid, tid) in zip(labels[1:], derived[1:], strict=True):
             i = self._portions.n
             self._put(self._portions, i, lab, pid, tid)
             self._portions.arrays["parent"][i] = row
@@ -292,38 +288,43 @@ class ColumnsBuilder:
     def extend(self, seqs: Sequence[int], items: Sequence[MarkedItem], added_us: Sequence[int]) -> None:
         """Add many stored versions; the same as :meth:`append` on each, in order.
 
-        Versions labelled alike (a feed marks thousands the same way) cost one :meth:`append` per
-        distinct label: the other rows copy that row's columns in one array operation.
+        Intake hands out one item per distinct label (a feed marks thousands of objects alike), so
+        each distinct item's columns are derived once, at the row of its first version, and copied
+        to the others in one array operation. Items with portions go row by row.
         """
-        if not len(seqs) == len(items) == len(added_us):
+        n = len(items)
+        if not len(seqs) == n == len(added_us):
             raise ValueError("one seq, item and added time per version")
-        start = self._rows.n
-        self._rows.reserve(len(items))
-        first: dict[MarkedItem, int] = {}  # a label's first row
-        known: dict[int, int] = {}  # the same, by the item's identity: intake hands out one item per label
-        dest: list[int] = []
-        src: list[int] = []
-        for seq, item, added in zip(seqs, items, added_us, strict=True):
-            row = known.get(id(item))
-            if row is None and not item.portions:
-                row = first.get(item)
-                if row is not None:
-                    known[id(item)] = row
-            if row is None:
+        if n == 0:
+            return
+        ids = np.fromiter(map(id, items), dtype=np.uintp, count=n)
+        _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        first_rows = sorted(first.tolist())  # each distinct item's first row, in row order (as append)
+        if any(items[i].portions for i in first_rows):
+            for seq, item, added in zip(seqs, items, added_us, strict=True):
                 self.append(seq, item, added)
-                if not item.portions:
-                    first[item] = known[id(item)] = self._rows.n - 1
-            else:
-                dest.append(self._rows.n)
-                src.append(row)
-                self._rows.n += 1
-        a = self._rows.arrays
-        if dest:
-            d, s = np.asarray(dest, dtype=np.intp), np.asarray(src, dtype=np.intp)
-            for k in (*_SCALARS, *_BITSETS):
-                a[k][d] = a[k][s]
-        a["seq"][start : self._rows.n] = seqs
-        a["added_us"][start : self._rows.n] = added_us
+            return
+        start = self._rows.n
+        self._rows.reserve(n)
+        for i in first_rows:
+            label = items[i].label
+            self._put(self._rows, start + i, label, *self._derive(label))
+        a = self._rows.arrays  # (after any widening above)
+        src = first[inverse.reshape(-1)] + start
+        for k in (*_SCALARS, *_BITSETS):
+            a[k][start : start + n] = a[k][src]
+        a["seq"][start : start + n] = seqs
+        a["added_us"][start : start + n] = added_us
+        self._rows.n = start + n
+
+    def _derive(self, label: Label) -> tuple[tuple[list[int], list[int] | None, int], list[int]]:
+        """A label's partner and topic ids (added to the vocabularies, the bitsets widened to fit)."""
+        pids = self._partner_ids(label)
+        tids = [self.topic_vocab.add(t) for t in label.topics]
+        for g in (self._rows, self._portions):
+            g.widen("partner", self.partner_vocab.words)
+            g.widen("topic", self.topic_vocab.words)
+        return pids, tids
 
     def _partner_ids(self, label: Label) -> tuple[list[int], list[int] | None, int]:
         if not 0 <= label.classification <= 127:
