@@ -72,3 +72,26 @@ def test_a_unit_stores_the_first_of_equal_versions_and_decides_on_what_it_stored
     assert verdicts[seqs[1]] != Verdict.WITHHOLD and verdicts[seqs[2]] != Verdict.WITHHOLD
     assert view.released(seqs[1], rows[seqs[1]].date_added_us)
     assert not view.released(seqs[0], rows[seqs[0]].date_added_us)
+
+
+def test_the_insert_pairs_each_new_row_with_its_place_in_the_batch(node) -> None:  # type: ignore[no-untyped-def]
+    """The same id and version in two collections: the one already stored is left, the other goes in,
+    and each new seq is paired with the version that made it (not one equal to it elsewhere)."""
+
+    def row(n: int, coll: str, label: str) -> objects_store.NewVersion:
+        return objects_store.NewVersion(
+            collection_id=coll, stix_id="malware--" + _UUID.format(n), type="malware",
+            version="2026-01-01T00:00:00.000Z", version_us=n, spec_version="2.1", date_added_us=1,
+            body=b"{}", label=label, classification=0, tlp=0, noforn=0, orcon=0, rel_to="", topics="",
+            source_refs="", originator=None, further_sharing=None, portions=None, posted_by=None,
+        )  # fmt: skip
+
+    with node.db.write() as conn:
+        assert [i for _, i in objects_store.insert_batch(conn, objects_store.batch_of([row(1, "c1", "a")]))] == [0]
+    batch = objects_store.batch_of([row(1, "c1", "b"), row(1, "c2", "c"), row(2, "c1", "d"), row(1, "c2", "e")])
+    with node.db.write() as conn:
+        got = objects_store.insert_batch(conn, batch)
+    assert [i for _, i in got] == [1, 2]
+    with node.db.read() as conn:
+        rows = objects_store.rows_by_seq(conn, [seq for seq, _ in got])
+    assert [(r.collection_id, r.version_us, r.label) for r in rows] == [("c2", 1, "c"), ("c1", 2, "d")]

@@ -205,14 +205,10 @@ class Intake:
             # so is the second of the same version twice in one unit
             inserted = objects_store.insert_batch(conn, batch)
             if self.db.is_sqlite and len(inserted) == len(prepared):  # all of them, in the order given
-                stored = Stored(
-                    [seq for seq, _, _ in inserted],
-                    [sid for _, sid, _ in inserted],
-                    [p.item for p in prepared],
-                    added_us,
-                )
+                ids = [v[objects_store.STIX_ID] for v in batch.versions]
+                stored = Stored([seq for seq, _ in inserted], ids, [p.item for p in prepared], added_us)
             else:
-                stored = _stored_of(inserted, batch, prepared)
+                stored = _stored_of(inserted, batch, prepared, added_us)
             if self.on_stored is not None and stored.seqs:
                 self.on_stored(conn, stored)
         summary.new += len(stored.seqs)
@@ -228,23 +224,17 @@ class Intake:
         return row.id
 
 
-def _stored_of(inserted: Sequence[tuple[int, str, int]], batch: Batch, prepared: Sequence[Prepared]) -> Stored:
-    """What was inserted of a batch, each with its item and time added (of the first of equal versions)."""
-    at_version, at_shared = objects_store.VERSION_US, objects_store.SHARED_INDEX
-    first: dict[tuple[str, int], int] = {}
-    for i, v in enumerate(batch.versions):
-        first.setdefault((v[objects_store.STIX_ID], v[at_version]), i)
-    stored = Stored([], [], [], [])
-    for seq, sid, vus in inserted:
-        i = first[(sid, vus)]
-        stored.seqs.append(seq)
-        stored.stix_ids.append(sid)
-        stored.items.append(prepared[i].item)
-        stored.added_us.append(batch.shared[batch.versions[i][at_shared]][_ADDED])
-    return stored
-
-
-_ADDED = objects_store.SHARED_COLUMNS.index("date_added_us")
+def _stored_of(
+    inserted: Sequence[tuple[int, int]], batch: Batch, prepared: Sequence[Prepared], added_us: Sequence[int]
+) -> Stored:
+    """What was inserted of a batch ((seq, index in the batch) each), with its item and time added."""
+    at_id = objects_store.STIX_ID
+    return Stored(
+        [seq for seq, _ in inserted],
+        [batch.versions[i][at_id] for _, i in inserted],
+        [prepared[i].item for _, i in inserted],
+        [added_us[i] for _, i in inserted],
+    )
 
 
 def read_label_arg(text: str | None, topics: Sequence[str], base: Label) -> Label:

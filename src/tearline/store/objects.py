@@ -137,15 +137,16 @@ _MAX_SEQ = f"SELECT coalesce(max(seq), 0) FROM {objects.name}"  # portable; no s
 
 
 def insert_versions(conn: Connection, rows: Sequence[Row]) -> list[tuple[int, str, int]]:
-    """:func:`insert_batch` of whole rows."""
-    return insert_batch(conn, batch_of(rows))
+    """:func:`insert_batch` of whole rows: (seq, stix_id, version_us) of each row inserted."""
+    batch = batch_of(rows)
+    return [(seq, batch.versions[i][STIX_ID], batch.versions[i][VERSION_US]) for seq, i in insert_batch(conn, batch)]
 
 
-def insert_batch(conn: Connection, batch: Batch) -> list[tuple[int, str, int]]:
+def insert_batch(conn: Connection, batch: Batch) -> list[tuple[int, int]]:
     """Insert versions; an already stored (collection, id, version) is left as it is, and so is the
     second of two equal ones in the batch.
 
-    Returns (seq, stix_id, version_us) of the versions actually inserted, in seq order, which is
+    Returns (seq, index in the batch) of the versions actually inserted, in seq order, which is
     their order in the batch. On SQLite the caller holds the write lock (``BEGIN IMMEDIATE``), so
     the new rows are exactly those past the previous maximum seq; the plain driver ``executemany``
     is several times faster than a statement with RETURNING per batch. PostgreSQL uses ``INSERT ...
@@ -166,13 +167,8 @@ def insert_batch(conn: Connection, batch: Batch) -> list[tuple[int, str, int]]:
         if after - before == len(versions):
             # every row went in: SQLite gives a new row the largest rowid plus one, so under the
             # write lock the seqs are before+1 ... after, in the order of the batch
-            return [(before + 1 + i, v[STIX_ID], v[VERSION_US]) for i, v in enumerate(versions)]
-        got = conn.execute(
-            select(objects.c.seq, objects.c.stix_id, objects.c.version_us)
-            .where(objects.c.seq > before)
-            .order_by(objects.c.seq)
-        )
-        return [(int(a), str(b), int(c)) for a, b, c in got]
+            return list(zip(range(before + 1, after + 1), range(len(versions)), strict=True))
+        return _matched(conn.exec_driver_sql(_SQLITE_NEW_SINCE, (before,)).fetchall(), batch)
     # the first of two equal versions in the batch, as on SQLite (one statement does not conflict
     # with itself in an order PostgreSQL promises)
     first: dict[tuple[str, int, str], int] = {}
@@ -181,10 +177,33 @@ def insert_batch(conn: Connection, batch: Batch) -> list[tuple[int, str, int]]:
     stmt = (
         pg_insert(objects)
         .on_conflict_do_nothing(index_elements=["stix_id", "version_us", "collection_id"])
-        .returning(objects.c.seq, objects.c.stix_id, objects.c.version_us)
+        .returning(objects.c.seq, objects.c.stix_id, objects.c.version_us, objects.c.collection_id)
     )
     got = conn.execute(stmt, [batch.row(i)._asdict() for i in sorted(first.values())])
-    return sorted((int(a), str(b), int(c)) for a, b, c in got)
+    return sorted((int(seq), first[(sid, int(vus), coll)]) for seq, sid, vus, coll in got)
+
+
+_SQLITE_NEW_SINCE: Final = (
+    "SELECT seq, stix_id, version_us, collection_id FROM objects WHERE seq > ? ORDER BY seq"
+)
+
+
+def _matched(new: Sequence[Any], batch: Batch) -> list[tuple[int, int]]:
+    """(seq, index in the batch) of the rows inserted (``new``: seq, stix_id, version_us,
+    collection_id, in seq order). They went in in the order of the batch, so one walk pairs them."""
+    out: list[tuple[int, int]] = []
+    shared = batch.shared
+    j, m = 0, len(new)
+    for i, v in enumerate(batch.versions):
+        if j == m:
+            break
+        seq, sid, vus, coll = new[j]
+        if sid == v[STIX_ID] and vus == v[VERSION_US] and coll == shared[v[SHARED_INDEX]][0]:
+            out.append((seq, i))
+            j += 1
+    if j != m:  # under the write lock every new row is one of the batch: a broken invariant
+        raise RuntimeError(f"{m - j} rows inserted that are not in the batch")
+    return out
 
 
 def label_rows(conn: Connection, after_seq: int = 0) -> Iterator[object]:
