@@ -160,9 +160,7 @@ class Intake:
     def _prepare(
         self, unit: Unit, *, default: Label, strict: bool, checks: bool
     ) -> tuple[list[int], list[Prepared], list[tuple[int, str]]]:
-        good, problems = prepare_objects(unit, default=default, strict=strict)
-        positions = [i for i, _ in good]
-        prepared = [p for _, p in good]
+        positions, prepared, problems = prepare_objects(unit, default=default, strict=strict)
         if checks and self.object_checks and prepared:
             found: dict[int, list[str]] = {}
             for check in self.object_checks:

@@ -136,10 +136,11 @@ def label_object(
 
 def prepare_objects(
     unit: Unit, *, default: Label, strict: bool = False
-) -> tuple[list[tuple[int, Prepared]], list[tuple[int, str]]]:
-    """Validate and label every object of a unit: (index and version of each valid object, index
-    and one line of each invalid one). ``strict`` also runs the OASIS validator."""
-    good: list[tuple[int, Prepared]] = []
+) -> tuple[list[int], list[Prepared], list[tuple[int, str]]]:
+    """Validate and label every object of a unit: (the index of each valid object, its version,
+    the index and one line of each invalid one). ``strict`` also runs the OASIS validator."""
+    positions: list[int] = []
+    good: list[Prepared] = []
     problems: list[tuple[int, str]] = []
     definitions = unit.definitions
     labels: LabelCache = {}
@@ -161,12 +162,13 @@ def prepare_objects(
                     item = labels.get(tuple(refs))
                 if item is None or b"{{source:" in body:
                     item = label_object(obj, definitions, default, body=body, cache=labels)
-                good.append((position, Prepared(obj, item, body)))
+                positions.append(position)
+                good.append(Prepared(obj, item, body))
                 continue
             except StixError as exc:
                 issues = [exc.message]
         problems.append((position, describe(unit.source, position, obj, issues)))
-    return good, problems
+    return positions, good, problems
 
 
 _NO_REFS: list[str] = []
