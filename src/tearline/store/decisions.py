@@ -37,7 +37,32 @@ def info(conn: Connection, partner: str) -> DecisionSetInfo | None:
 
 
 def all_info(conn: Connection) -> dict[str, DecisionSetInfo]:
-    return {r.partner: DecisionSetInfo(**r._mapping) for r in conn.execute(select(decision_sets))}
+    return {r.partner: DecisionSetInfo(**r._mapping) for r in conn.execute(_ALL_INFO)}
+
+
+# The statements ingest runs for every unit, built once: making a statement costs several times
+# running it (SQLAlchemy keeps a statement's cache key, and finds its compiled form, only while
+# the same object is used); the lists they take are expanding parameters.
+_ALL_INFO = select(decision_sets)
+_LOAD_CHUNKS = select(decision_chunks.c.partner, decision_chunks.c.chunk, decision_chunks.c.verdicts).where(
+    decision_chunks.c.partner.in_(bindparam("partners", expanding=True)),
+    decision_chunks.c.chunk.in_(bindparam("chunks", expanding=True)),
+)
+_DELETE_FROM = delete(decision_chunks).where(
+    decision_chunks.c.partner.in_(bindparam("partners", expanding=True)),
+    decision_chunks.c.chunk >= bindparam("first"),
+)
+_INSERT_CHUNKS = decision_chunks.insert()
+_UPDATE_SETS = (
+    decision_sets.update()
+    .where(decision_sets.c.partner == bindparam("p"))
+    .values(
+        profile_version=bindparam("pv"),
+        computed_us=bindparam("at"),
+        watermark_seq=bindparam("wm"),
+        generation=decision_sets.c.generation + 1,
+    )
+)
 
 
 def save(
@@ -115,11 +140,8 @@ def load_chunks(
     out: dict[str, dict[int, npt.NDArray[np.uint8]]] = {p: {} for p in partners}
     if not partners or not wanted:
         return out
-    q = select(decision_chunks.c.partner, decision_chunks.c.chunk, decision_chunks.c.verdicts).where(
-        decision_chunks.c.partner.in_(sorted(set(partners))), decision_chunks.c.chunk.in_(wanted)
-    )
-    for r in conn.execute(q):
-        out[r.partner][int(r.chunk)] = np.frombuffer(zlib.decompress(r.verdicts), dtype=np.uint8)
+    for partner, chunk, verdicts in conn.execute(_LOAD_CHUNKS, {"partners": sorted(set(partners)), "chunks": wanted}):
+        out[partner][int(chunk)] = np.frombuffer(zlib.decompress(verdicts), dtype=np.uint8)
     return out
 
 
@@ -129,12 +151,8 @@ def write_chunks(conn: Connection, writes: Sequence[ChunkWrite]) -> None:
     if not writes:
         return
     for first in sorted({w.first_chunk for w in writes}):
-        conn.execute(
-            delete(decision_chunks).where(
-                decision_chunks.c.partner.in_(sorted(w.partner for w in writes if w.first_chunk == first)),
-                decision_chunks.c.chunk >= first,
-            )
-        )
+        partners = sorted(w.partner for w in writes if w.first_chunk == first)
+        conn.execute(_DELETE_FROM, {"partners": partners, "first": first})
     rows = []
     for w in writes:
         for i in range(0, len(w.verdicts), CHUNK):
@@ -142,15 +160,8 @@ def write_chunks(conn: Connection, writes: Sequence[ChunkWrite]) -> None:
             rows.append({"partner": w.partner, "chunk": w.first_chunk + i // CHUNK,
                          "verdicts": zlib.compress(part.tobytes(), 1)})
     if rows:
-        conn.execute(decision_chunks.insert(), rows)
+        conn.execute(_INSERT_CHUNKS, rows)
     conn.execute(
-        decision_sets.update()
-        .where(decision_sets.c.partner == bindparam("p"))
-        .values(
-            profile_version=bindparam("pv"),
-            computed_us=bindparam("at"),
-            watermark_seq=bindparam("wm"),
-            generation=decision_sets.c.generation + 1,
-        ),
+        _UPDATE_SETS,
         [{"p": w.partner, "pv": w.profile_version, "at": w.computed_us, "wm": w.watermark_seq} for w in writes],
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Connection, Text, cast, func, select
 
@@ -77,16 +78,22 @@ EPOCH_KEY = "change_epoch"
 
 def bump_epoch(conn: Connection) -> None:
     """Add one to the change epoch, atomically (one upsert statement, safe under concurrency)."""
-    if conn.dialect.name == "postgresql":
+    conn.execute(_bump_statement(conn.dialect.name))
+
+
+@functools.cache
+def _bump_statement(dialect: str) -> Any:
+    # built once: making this statement costs several times running it (SQLAlchemy keeps the
+    # compiled form of a statement object, and its cache key, only while the object lives)
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
     stmt = upsert(node_meta).values(key=EPOCH_KEY, value="1")
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[node_meta.c.key],
         set_={"value": cast(cast(node_meta.c.value, BigInteger) + 1, Text)},
     )
-    conn.execute(stmt)
 
 
 def read_epoch(conn: Connection) -> int:

@@ -105,10 +105,11 @@ def history(conn: Connection, code: str) -> list[ProfileVersion]:
 
 
 def all_versions(conn: Connection) -> list[ProfileVersion]:
-    rows = conn.execute(
-        select(profile_versions).order_by(profile_versions.c.partner, profile_versions.c.version)
-    )
-    return [_pv(r) for r in rows]
+    return [_pv(r) for r in conn.execute(_ALL_VERSIONS)]
+
+
+# built once (ingest reads it for every unit): making a statement costs several times running it
+_ALL_VERSIONS = select(profile_versions).order_by(profile_versions.c.partner, profile_versions.c.version)
 
 
 def latest_version_number(conn: Connection, code: str) -> int:
