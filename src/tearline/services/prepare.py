@@ -189,22 +189,27 @@ def to_batch(
     shared: list[Row] = []
     versions: list[Row] = []
     items: list[MarkedItem] = []  # keeps each item alive while its id() is a key above
+    last: tuple[object, int, str, int] = (None, 0, "", -1)  # the previous version's (item, added, spec, index)
     for p, added in zip(prepared, added_us, strict=True):
         obj, item = p.obj, p.item
         spec = obj.get("spec_version", "2.1")
         if type(spec) is not str:
             spec = str(spec)
-        key = (id(item), added, spec)
-        k = at.get(key)
-        if k is None:
-            portions = (
-                dumps([[pt.selector, format_label(pt.label)] for pt in item.portions]).decode()
-                if item.portions
-                else None
-            )
-            k = at[key] = len(shared)
-            shared.append((collection_id, spec, added, *label_columns(item.label), portions, posted_by))
-            items.append(item)
+        if item is last[0] and added == last[1] and spec == last[2]:  # the common case: as the one before
+            k = last[3]
+        else:
+            key = (id(item), added, spec)
+            k = at.get(key, -1)
+            if k < 0:
+                portions = (
+                    dumps([[pt.selector, format_label(pt.label)] for pt in item.portions]).decode()
+                    if item.portions
+                    else None
+                )
+                k = at[key] = len(shared)
+                shared.append((collection_id, spec, added, *label_columns(item.label), portions, posted_by))
+                items.append(item)
+            last = (item, added, spec, k)
         version = obj.get("modified") or obj.get("created") or _NO_VERSION
         if type(version) is not str:
             version = str(version)
