@@ -75,9 +75,6 @@ class Stored(NamedTuple):
     items: list[MarkedItem]
     added_us: list[int]
 
-    def __len__(self) -> int:  # type: ignore[override]
-        return len(self.seqs)
-
 
 ObjectCheck = Callable[[Sequence[Prepared]], dict[int, list[str]]]
 """A node check on the valid objects of a unit, each prepared (its object, labels and canonical

@@ -86,6 +86,9 @@ class Database:
         except (sa_exc.ArgumentError, ImportError) as exc:
             raise ConfigError(f"cannot use database url: {exc}") from None
         self.dialect = self.engine.dialect.name
+        if self.dialect == "postgresql" and self.engine.dialect.driver != "psycopg":
+            # ingest loads versions with psycopg's COPY (tearline.store.objects)
+            raise ConfigError("PostgreSQL is used through psycopg: give a `postgresql+psycopg://` URL")
 
     @property
     def is_sqlite(self) -> bool:
