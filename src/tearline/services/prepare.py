@@ -22,7 +22,6 @@ from tearline.stix.reader import Unit
 from tearline.stix.validate import check_object, describe
 from tearline.store.objects import Batch, Row
 
-_NO_VERSION = "1970-01-01T00:00:00.000Z"  # the version of an object without `modified` or `created` (SCOs)
 SOURCE_TOKEN = re.compile(r"\{\{source:([A-Za-z0-9_-]{1,64})\}\}")
 
 LabelCache = dict[tuple[str, ...], MarkedItem]
@@ -52,7 +51,7 @@ def owned_by_all(prepared: Sequence[Prepared], code: str) -> list[Prepared]:
 
 def version_of(obj: dict[str, Any]) -> str:
     """The STIX version timestamp: ``modified``, else ``created``, else a fixed epoch (SCOs)."""
-    return str(obj.get("modified") or obj.get("created") or _NO_VERSION)
+    return str(obj.get("modified") or obj.get("created") or "1970-01-01T00:00:00.000Z")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -116,17 +115,19 @@ def label_object(
         return MarkedItem(label=Label(originator=default.originator))
     refs = obj.get("object_marking_refs", ())
     key: tuple[str, ...] | None = None
+    item = None
     if cache is not None and "granular_markings" not in obj and type(refs) in (list, tuple):
         key = tuple(refs)
         try:
-            hash(key)
+            item = cache.get(key)
         except TypeError:  # an unhashable entry: item_from_stix names the error
             key = None
-    item = cache.get(key) if cache is not None and key is not None else None
     if item is None:
         item = item_from_stix(obj, definitions, default=default)
         if cache is not None and key is not None:
             cache[key] = item
+    if body is not None and b"{{source:" not in body:
+        return item  # (the common case: nothing cited, no walk)
     cited = cited_sources(obj, body)
     if cited:
         label = replace(item.label, source_refs=item.label.source_refs | frozenset(cited))
@@ -153,15 +154,7 @@ def prepare_objects(
         if not issues:
             try:
                 body = dumps(obj)
-                # the common case inline (what label_object does for it): a valid object that is not
-                # a marking definition, its marking refs a list of identifiers seen before, no
-                # granular markings and no source cited
-                refs = obj.get("object_marking_refs", _NO_REFS)
-                item = None
-                if type(refs) is list and obj["type"] != "marking-definition" and "granular_markings" not in obj:
-                    item = labels.get(tuple(refs))
-                if item is None or b"{{source:" in body:
-                    item = label_object(obj, definitions, default, body=body, cache=labels)
+                item = label_object(obj, definitions, default, body=body, cache=labels)
                 positions.append(position)
                 good.append(Prepared(obj, item, body))
                 continue
@@ -170,8 +163,6 @@ def prepare_objects(
         problems.append((position, describe(unit.source, position, obj, issues)))
     return positions, good, problems
 
-
-_NO_REFS: list[str] = []
 
 
 def to_batch(
@@ -185,10 +176,10 @@ def to_batch(
     marked alike), so each distinct item's columns are made once here, looked up by identity:
     hashing and comparing a label per row cost more than the rest of the row.
     """
-    at: dict[tuple[int, int, str], int] = {}  # (id(item), added, spec_version) -> shared index
+    at: dict[tuple[int, int, str], int] = {}  # (id(item), added, spec_version) -> shared index (``prepared``
+    # keeps every item alive, so an id stays its item's)
     shared: list[Row] = []
     versions: list[Row] = []
-    items: list[MarkedItem] = []  # keeps each item alive while its id() is a key above
     last: tuple[object, int, str, int] = (None, 0, "", -1)  # the previous version's (item, added, spec, index)
     for p, added in zip(prepared, added_us, strict=True):
         obj, item = p.obj, p.item
@@ -208,11 +199,8 @@ def to_batch(
                 )
                 k = at[key] = len(shared)
                 shared.append((collection_id, spec, added, *label_columns(item.label), portions, posted_by))
-                items.append(item)
             last = (item, added, spec, k)
-        version = obj.get("modified") or obj.get("created") or _NO_VERSION
-        if type(version) is not str:
-            version = str(version)
+        version = version_of(obj)
         versions.append((obj["id"], obj["type"], version, timestamp_micros(version), p.body or dumps(obj), k))
     return Batch(versions, shared)
 

@@ -68,7 +68,7 @@ VERSION_COLUMNS: Final = ("stix_id", "type", "version", "version_us", "body")
 SHARED_COLUMNS: Final = tuple(c for c in _INSERT_COLUMNS if c not in VERSION_COLUMNS)
 _VERSION_AT: Final = tuple(_INSERT_COLUMNS.index(c) for c in VERSION_COLUMNS)
 _SHARED_AT: Final = tuple(_INSERT_COLUMNS.index(c) for c in SHARED_COLUMNS)
-STIX_ID, VERSION_US = 0, 3  # of a version tuple
+STIX_ID, VERSION_US = VERSION_COLUMNS.index("stix_id"), VERSION_COLUMNS.index("version_us")  # of a version tuple
 SHARED_INDEX = len(VERSION_COLUMNS)  # of a version tuple: the index of its shared columns
 
 
@@ -106,6 +106,7 @@ def batch_of(rows: Sequence[Row]) -> Batch:
 # database's whole work on it, and this binds 6 a version instead of 20 (inserts about a quarter faster
 # on the ATT&CK bundles).
 _SHARED_TABLE: Final = "tearline_unit_shared"
+_VERSIONS_TABLE: Final = "tearline_unit_versions"  # (PostgreSQL)
 _SQLITE_SHARED_CREATE: Final = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_SHARED_TABLE} (k INTEGER PRIMARY KEY, {', '.join(SHARED_COLUMNS)})"
 )
@@ -168,18 +169,18 @@ def insert_batch(conn: Connection, batch: Batch) -> list[tuple[int, int]]:
 # A multi-row INSERT of a thousand versions is a statement of 20,000 parameters, which the driver
 # parses in Python before sending: on the ATT&CK bundles that made ingest 2.1 s, most of it there.
 _PG_SETUP: Final = (
-    "CREATE TEMP TABLE IF NOT EXISTS tearline_unit_shared ON COMMIT DELETE ROWS AS "
+    f"CREATE TEMP TABLE IF NOT EXISTS {_SHARED_TABLE} ON COMMIT DELETE ROWS AS "
     f"SELECT 0 AS k, {', '.join(SHARED_COLUMNS)} FROM objects WITH NO DATA",
-    "CREATE TEMP TABLE IF NOT EXISTS tearline_unit_versions ON COMMIT DELETE ROWS AS "
+    f"CREATE TEMP TABLE IF NOT EXISTS {_VERSIONS_TABLE} ON COMMIT DELETE ROWS AS "
     f"SELECT 0 AS n, {', '.join(VERSION_COLUMNS)}, 0 AS k FROM objects WITH NO DATA",
-    "TRUNCATE tearline_unit_shared, tearline_unit_versions",
+    f"TRUNCATE {_SHARED_TABLE}, {_VERSIONS_TABLE}",
 )
-_PG_COPY_SHARED: Final = f"COPY tearline_unit_shared (k, {', '.join(SHARED_COLUMNS)}) FROM STDIN"
-_PG_COPY_VERSIONS: Final = f"COPY tearline_unit_versions (n, {', '.join(VERSION_COLUMNS)}, k) FROM STDIN"
+_PG_COPY_SHARED: Final = f"COPY {_SHARED_TABLE} (k, {', '.join(SHARED_COLUMNS)}) FROM STDIN"
+_PG_COPY_VERSIONS: Final = f"COPY {_VERSIONS_TABLE} (n, {', '.join(VERSION_COLUMNS)}, k) FROM STDIN"
 _PG_INSERT: Final = (
     f"INSERT INTO objects ({', '.join(VERSION_COLUMNS + SHARED_COLUMNS)}) "
     f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS)}, {', '.join('s.' + c for c in SHARED_COLUMNS)} "
-    "FROM tearline_unit_versions v JOIN tearline_unit_shared s ON s.k = v.k ORDER BY v.n "
+    f"FROM {_VERSIONS_TABLE} v JOIN {_SHARED_TABLE} s ON s.k = v.k ORDER BY v.n "
     "ON CONFLICT (stix_id, version_us, collection_id) DO NOTHING "
     "RETURNING seq, stix_id, version_us, collection_id"
 )
