@@ -87,3 +87,34 @@ def test_stats_contract(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_partner_code(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = cli(capsys, "--data", str(data), "partner", "add", "u$a", "--name", "x")
     assert run.code == EXIT_INVALID and "`u$a`" in run.err
+
+
+def test_preview_says_which_collections_copy_it_answers_for(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--data", str(data)]
+    cli(capsys, *base, "partner", "add", "USA", "--name", "United States")
+    assert cli(capsys, *base, "collection", "add", "extra").code == 0
+    sid = "indicator--3f0c1b5e-8a52-4d0f-9b1e-2c7c2f0c4a11"
+
+    def bundle(name: str) -> Path:
+        obj = {"type": "indicator", "spec_version": "2.1", "id": sid, "created": "2026-01-01T00:00:00.000Z",
+               "modified": "2026-01-01T00:00:00.000Z", "name": name, "pattern": "[ipv4-addr:value = '198.51.100.7']",
+               "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"type": "bundle", "id": "bundle--5d0c1b5e-8a52-4d0f-9b1e-2c7c2f0c4a12",
+                                    "objects": [obj]}))
+        return path
+
+    label = ["--label", "UNCLASSIFIED//TLP:GREEN"]
+    assert cli(capsys, *base, "ingest", str(bundle("in-shared")), *label).code == 0
+    assert cli(capsys, *base, "ingest", str(bundle("in-extra")), "--collection", "extra", *label).code == 0
+    default = cli(capsys, *base, "preview", "USA", sid)
+    assert default.code == 0, default.err
+    assert json.loads(default.out)["name"] == "in-shared"
+    assert "collection `shared`" in default.err and "`extra`" in default.err
+    extra = cli(capsys, *base, "preview", "USA", sid, "--collection", "extra")
+    assert extra.code == 0 and json.loads(extra.out)["name"] == "in-extra"
+    assert "collection `extra`" in extra.err and "also in `shared`" in extra.err
+    missing = cli(capsys, *base, "preview", "USA", sid, "--collection", "nowhere")
+    assert missing.code != 0 and "no collection `nowhere`" in missing.err

@@ -60,3 +60,33 @@ def test_every_served_object_validates(attack_live: Live) -> None:
             _, versions = counts(conn)
     assert served == versions
     assert problems == []
+
+
+STATEMENT = "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168"
+
+
+def test_taxii_and_export_keep_the_mitre_statement_marking(attack_live: Live) -> None:
+    """ATT&CK objects cite MITRE's copyright statement; they leave with it next to the node's own
+    TLP marking, and the statement's definition is served."""
+    import io
+
+    import orjson
+
+    from tearline.services.export import Exporter
+
+    with attack_live.client("USA") as c:
+        env = c.get("/api/collections/shared/objects/", params={"limit": "300", "match[type]": "attack-pattern"}).json()
+        assert len(env["objects"]) > 200
+        for obj in env["objects"]:
+            assert STATEMENT in obj["object_marking_refs"], obj["id"]
+            assert any(r != STATEMENT for r in obj["object_marking_refs"])  # the node's own TLP marking
+        definition = c.get(f"/api/collections/shared/objects/{STATEMENT}/").json()["objects"]
+        assert [d["definition_type"] for d in definition] == ["statement"]
+        assert "MITRE" in definition[0]["definition"]["statement"]
+    node = attack_live.node
+    buf = io.BytesIO()
+    Exporter(node.db, node.trust, node.decisions, node.release).export("USA", buf)
+    bundle = orjson.loads(buf.getvalue())["objects"]
+    patterns = [o for o in bundle if o["type"] == "attack-pattern"]
+    assert patterns and all(STATEMENT in o["object_marking_refs"] for o in patterns)
+    assert [o["id"] for o in bundle].count(STATEMENT) == 1

@@ -69,3 +69,55 @@ def test_crawls_skip_only_what_the_gate_withholds(tmp_path: Path, limit: int) ->
         node.close()
     names = [o["name"] for p in pages for o in p.get("objects", [])]
     assert names == [f"weekly {n}" for n in range(7) if n % 3 != 2]
+
+
+@pytest.mark.parametrize("late", [(0, 1), (2, 3)], ids=["first-page", "middle-page"])
+def test_a_page_the_gate_withholds_whole_at_delivery_still_leads_on(
+    tmp_path: Path, serve_app, late: tuple[int, int]  # type: ignore[no-untyped-def]
+) -> None:
+    """A term protected between choosing a page and delivering it withholds every row of that page
+    at the gate: the page answers `more` with a `next` past them, and the OASIS client's loop ends
+    having seen every other version exactly once."""
+    from taxii2client.v21 import Server, as_pages
+
+    from tearline.web.app import create_app
+
+    write_kek_file(tmp_path / "v.kek")
+    node, _ = create_node(Settings(data=tmp_path / "node", kek_file=str(tmp_path / "v.kek")), code="GBR")
+    try:
+        _, token = node.trust.add_partner("USA", "USA", ProfileChange(clearance="SECRET", tlp_ceiling="AMBER"))
+        with node.db.read() as conn:
+            shared = nodes.find_collection(conn, "shared")
+        assert shared is not None
+        label = MarkedItem(parse_label("UNCLASSIFIED//TLP:GREEN"))
+        for n in range(8):
+            node.intake.store([Prepared(_report(n, "Marek Zielony" if n in late else "clear"), label)],
+                              collection_id=shared.id, added=node.clock.now() + timedelta(seconds=n),
+                              summary=IngestSummary())
+        with node.db.read() as conn:
+            stored = conn.exec_driver_sql("SELECT seq, body FROM objects").all()
+        seqs = {int(seq) for seq, body in stored if b"Zielony" in bytes(body)}
+        assert len(seqs) == 2
+        original = node.release.release
+        delivered_late: list[int] = []
+
+        def late_term(partner, rows, **kw):  # type: ignore[no-untyped-def]
+            # instrumentation of the real pipeline: the term is protected just before this page's delivery
+            if kw.get("record") and not delivered_late and {int(r.seq) for r in rows} == seqs:
+                node.vault.add_source("ZIELONY", SourceIdentity(name="Marek Zielony"), grade=Grade.parse("B2"))
+                delivered_late.append(len(rows))
+            return original(partner, rows, **kw)
+
+        node.release.release = late_term  # type: ignore[method-assign]
+        url = serve_app(create_app(node))
+        root = Server(f"{url}/taxii2/", user="USA", password=token).default
+        assert root is not None
+        coll = next(c for c in root.collections if c.alias == "shared")
+        pages = list(as_pages(coll.get_objects, per_request=2))
+    finally:
+        node.close()
+    assert delivered_late == [2], "the late page was delivered as one page of the two withheld rows"
+    empty = [p for p in pages if not p.get("objects")]
+    assert empty and all(p["more"] and p["next"] for p in empty)
+    names = [o["name"] for p in pages for o in p.get("objects", [])]
+    assert names == [f"weekly {n}" for n in range(8) if n not in late]

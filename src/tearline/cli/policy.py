@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from tearline.canonical import format_timestamp, from_micros
-from tearline.cli.common import bad_option, node_of, out, print_json
+from tearline.cli.common import bad_option, err, node_of, out, print_json
 from tearline.cli.partner import (
     Clearance,
     Embargo,
@@ -91,10 +91,14 @@ def preview(
     object_id: Annotated[str, typer.Argument(help="the STIX id")],
     version: Annotated[str | None, typer.Option(help="a version (its `modified`); default the latest")] = None,
     at: Annotated[str | None, typer.Option(help="decide as at this time (ISO 8601); default now")] = None,
+    collection: Annotated[str | None, typer.Option(
+        help="the collection whose copy to preview (id or alias); default `shared` when it holds the object"
+    )] = None,
 ) -> None:
     """Print exactly the bytes the partner would receive, or the verdict and every reason.
 
-    Exit 0 when released, 2 when withheld or held."""
+    Which collection's copy is previewed is said on standard error. Exit 0 when released, 2 when
+    withheld or held."""
     when = None
     if at is not None:
         try:
@@ -102,7 +106,10 @@ def preview(
         except ValueError as exc:
             bad_option(str(exc))
     with node_of(ctx) as node:
-        outcome = node.insight.preview(code, object_id, version=version, at=when)
+        preview = node.insight.preview_copy(code, object_id, version=version, at=when, collection=collection)
+    outcome = preview.outcome
+    also = f"; also in {', '.join(f'`{a}`' for a in preview.others)} (--collection)" if preview.others else ""
+    err.print(f"the copy in collection `{preview.collection}`{also}", markup=False)
     if outcome.body is not None:
         sys.stdout.buffer.write(outcome.body + b"\n")
         sys.stdout.flush()

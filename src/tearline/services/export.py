@@ -54,6 +54,7 @@ class Exporter:
         out.write(b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":[')
         first = True
         latest: dict[str, Any] = {}
+        written: set[str] = set()
         with self.db.read() as conn:
             q = select(objects).where(objects.c.collection_id == coll.id).order_by(objects.c.seq)
             for row in conn.execute(q):
@@ -71,6 +72,7 @@ class Exporter:
                 for d in o.definitions:
                     definitions.setdefault(d["id"], d)
                 out.write((b"" if first else b",") + o.body)
+                written.add(o.stix_id)
                 first = False
                 summary.released += 1
                 if o.ledger_seq is not None:
@@ -80,7 +82,7 @@ class Exporter:
                     summary.ledger_last = max(summary.ledger_last or 0, o.ledger_seq)
             if progress is not None:
                 progress(len(batch))
-        for d in sorted(definitions):
+        for d in sorted(definitions.keys() - written):  # one stored in the collection went as an object
             out.write((b"" if first else b",") + dumps(definitions[d]))
             first = False
         out.write(b"]}\n")

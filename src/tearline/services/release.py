@@ -219,8 +219,9 @@ class ReleasePipeline:
         for c in cands:
             item = self._item(c)
             approved = c.stix_id in ctx.approved
+            original = loads(c.row.body)
             result = make_tearline(
-                loads(c.row.body),
+                original,
                 item,
                 portion_visible=lambda label, a=approved: portion_kept(label, profile, a),  # type: ignore[misc]
                 ref_visible=ref_visible,
@@ -239,7 +240,20 @@ class ReleasePipeline:
                 created=self.node.created,
                 created_by_ref=self.node.identity_id,
             )
+            statements = self._statements(c, original, ref_visible)
+            if statements:
+                marked["object_marking_refs"] = [*marked["object_marking_refs"], *(d["id"] for d in statements)]
+                defs = [*defs, *statements]
             c.obj, c.definitions = marked, defs
+
+    def _statements(self, c: Candidate, original: Any, ref_visible: Callable[[str], bool]) -> list[dict[str, Any]]:
+        """The statement markings (copyright, terms of use) the stored object cites, kept next to
+        the node's own markings where the partner may see the statement's definition object (an
+        id alone tells that something exists: the reference rule)."""
+        refs = original.get("object_marking_refs") if isinstance(original, dict) else None
+        if not refs or self.markings is None:
+            return []
+        return [d for d in self.markings.statements(str(c.row.collection_id), refs) if ref_visible(d["id"])]
 
     def _ref_visibility(self, ctx: Context) -> Callable[[str], bool]:
         if self.decisions is None:

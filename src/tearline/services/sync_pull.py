@@ -44,7 +44,7 @@ from tearline.services.intake import IngestSummary, Intake, version_of
 from tearline.services.node import NodeInfo
 from tearline.services.prepare import owned_by_all
 from tearline.services.sync import Peer, PeerClient, PeerError, RunReport
-from tearline.stix.markings import TLP_MARKING_IDS
+from tearline.stix.markings import TLP_MARKING_IDS, marking_refs
 from tearline.stix.reader import RawObject, Unit
 from tearline.store import nodes
 from tearline.store import sync as store
@@ -198,7 +198,7 @@ class Puller:
             if obj.get("type") == "marking-definition" and isinstance(obj.get("id"), str):
                 run.definitions.setdefault(obj["id"], obj)
             candidates.append(obj)
-        refs = [_marking_refs(o) for o in candidates]
+        refs = [marking_refs(o) for o in candidates]
         self._resolve(run, refs)
         with self.db.read() as conn:
             mine = store.own_ids(conn, [str(o.get("id", "")) for o in candidates])
@@ -303,19 +303,6 @@ class Puller:
 
 
 _TLP_IDS = frozenset(TLP_MARKING_IDS)
-_NONE: frozenset[str] = frozenset()
-
-
-def _marking_refs(obj: dict[str, Any]) -> frozenset[str]:
-    """The marking definitions an object refers to (object and granular markings)."""
-    refs = obj.get("object_marking_refs")
-    out = list(refs) if isinstance(refs, list) else []
-    granular = obj.get("granular_markings")
-    if isinstance(granular, list):
-        out += [g.get("marking_ref") for g in granular if isinstance(g, dict)]
-    if not out:
-        return _NONE
-    return frozenset(r for r in out if isinstance(r, str) and r.startswith("marking-definition--"))
 
 
 def _later(a: str | None, b: str | None) -> str | None:

@@ -108,6 +108,8 @@ class Pusher:
         for o in outs:
             for d in o.definitions:
                 defs.setdefault(d["id"], d)
+        for o in outs:  # a definition that goes in this envelope as an object is not sent twice
+            defs.pop(o.stix_id, None)
         body = _envelope([o.body for o in outs if o.body is not None], [dumps(defs[k]) for k in sorted(defs)])
         resp = client.request("POST", url, content=body, headers={"Content-Type": "application/taxii+json;version=2.1"})
         status = client.json(resp, "add objects")

@@ -277,6 +277,30 @@ def item_from_stix(
     return MarkedItem(label=label, portions=portions)
 
 
+_NO_REFS: frozenset[str] = frozenset()
+_LABEL_EXTENSIONS = frozenset({ACS_EXTENSION_ID, TEARLINE_EXTENSION_ID, TLP2_EXTENSION_ID})
+
+
+def marking_refs(obj: Mapping[str, Any]) -> frozenset[str]:
+    """The marking definitions an object refers to (``object_marking_refs`` and granular markings);
+    values that are not marking-definition ids are left to the validator."""
+    refs = obj.get("object_marking_refs")
+    out = list(refs) if isinstance(refs, list) else []
+    granular = obj.get("granular_markings")
+    if isinstance(granular, list):
+        out += [g.get("marking_ref") for g in granular if isinstance(g, Mapping)]
+    if not out:
+        return _NO_REFS
+    return frozenset(r for r in out if isinstance(r, str) and r.startswith("marking-definition--"))
+
+
+def is_statement(definition: Mapping[str, Any]) -> bool:
+    """A ``statement`` marking definition (copyright, terms of use): it carries no label."""
+    exts = definition.get("extensions")
+    carries = isinstance(exts, Mapping) and bool(exts.keys() & _LABEL_EXTENSIONS)
+    return definition.get("definition_type") == "statement" and not carries
+
+
 def _label_from_refs(
     refs: list[str], definitions: Mapping[str, Mapping[str, Any]], base: Label, scheme: ClassificationScheme
 ) -> Label:
@@ -443,8 +467,10 @@ __all__ = [
     "TLP_MARKING_IDS",
     "definitions_from_bundle",
     "is_marking_definition",
+    "is_statement",
     "item_from_stix",
     "item_to_stix",
     "label_to_markings",
+    "marking_refs",
     "tlp_definition",
 ]

@@ -23,10 +23,12 @@ from tearline.crypto.keys import load_cursor_key
 from tearline.services.decisions import Stamp
 from tearline.services.intake import IngestSummary, version_of
 from tearline.services.prepare import owned_by_all
+from tearline.stix.markings import TLP_MARKING_IDS, marking_refs
 from tearline.stix.reader import RawObject, Unit
 from tearline.store import nodes, pages
 from tearline.store import partners as partners_store
 from tearline.store import status as status_store
+from tearline.store import sync as sync_store
 from tearline.store.nodes import CollectionRow
 from tearline.web.taxii.auth import Authenticator, FailureLimiter
 from tearline.web.taxii.cursor import CursorCodec
@@ -177,15 +179,15 @@ class Taxii:
         objs = _envelope_objects(body)
         now = self.node.clock.now()
         default = replace(self.node.info.default_label, originator=partner)
-        definitions = {
-            o["id"]: o for o in objs
-            if isinstance(o, dict) and o.get("type") == "marking-definition" and isinstance(o.get("id"), str)
-        }
+        definitions, unknown = self._definitions(row, objs)
+        refused = {index: "not a JSON object" for index, obj in enumerate(objs) if not isinstance(obj, dict)}
+        for index, ref in unknown.items():
+            refused[index] = (f"unknown marking definition `{ref}`: post the definition first, "
+                              "or in the same envelope")
         unit = Unit(source="envelope", kind="envelope", definitions=definitions,
-                    objects=[RawObject(index, obj) for index, obj in enumerate(objs) if isinstance(obj, dict)])
+                    objects=[RawObject(index, obj) for index, obj in enumerate(objs) if index not in refused])
         good, problems = self.node.intake.prepare_positions(unit, default=default)  # one unit: labels cached
-        refused = dict(problems)
-        refused.update((index, "not a JSON object") for index, obj in enumerate(objs) if not isinstance(obj, dict))
+        refused.update(problems)
         failures = [{**_ref(objs[index]), "message": refused[index]} for index in sorted(refused)]
         prepared = owned_by_all([p for _, p in good], partner)
         if prepared:
@@ -209,6 +211,29 @@ class Taxii:
         with self.node.db.write() as conn:
             status_store.add(conn, status["id"], partner, to_micros(now), data)
         return data
+
+    def _definitions(self, row: CollectionRow, objs: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:
+        """The marking definitions the envelope's objects refer to, found in order in the envelope,
+        among the definitions stored in the target collection, and among the node's own (TLP 1.0
+        and 2.0, the ACS definitions of its labels); and, by position, the first reference of each
+        object that none of them holds."""
+        definitions = {
+            o["id"]: o for o in objs
+            if isinstance(o, dict) and o.get("type") == "marking-definition" and isinstance(o.get("id"), str)
+        }
+        refs = {i: marking_refs(o) for i, o in enumerate(objs) if isinstance(o, dict)}
+        wanted = set().union(*refs.values()) - definitions.keys() - TLP_MARKING_IDS.keys()
+        if wanted:
+            with self.node.db.read() as conn:
+                stored = sync_store.marking_definitions(conn, row.id)
+            for ref in sorted(wanted):
+                if ref in stored:
+                    definitions[ref] = orjson.loads(stored[ref])
+                elif (own := self.node.release.markings.own(ref) if self.node.release.markings else None):
+                    definitions[ref] = own
+        known = definitions.keys() | TLP_MARKING_IDS.keys()
+        unknown = {i: min(r - known) for i, r in refs.items() if not r <= known}
+        return definitions, unknown
 
     def status(self, partner: str, status_id: str) -> bytes:
         with self.node.db.read() as conn:
