@@ -47,7 +47,6 @@ def main() -> None:
     from tearline.clock import SystemClock
     from tearline.crypto.sealing import write_kek_file
     from tearline.model.labeltext import parse_label
-    from tearline.services.sync import federation_of
     from tearline.services.sync_pull import Puller
     from tearline.services.sync_push import Pusher
     from tearline.services.trust import ProfileChange
@@ -78,7 +77,7 @@ def main() -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}/taxii2/"
-    fed = federation_of(b)
+    fed = b.federation()
     fed.peers.add("GBR", url, token)
     import httpx
     import orjson

@@ -7,17 +7,19 @@ This module sits above the web layer: the web package never imports the composit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 
 from tearline.bootstrap import Node, open_node
+from tearline.services.taxii import Config
 from tearline.settings import load_settings
 from tearline.web.app import create_app
 from tearline.web.heap import TRIM_EVERY_S
 from tearline.web.ledger import ledger_routes
 from tearline.web.ui import create_ui
-from tearline.web.ui.deps import ui_deps
 
 
 def build_app(node: Node, *, close_node: bool = False, trim_every_s: float | None = None) -> Starlette:
@@ -30,11 +32,18 @@ def build_app(node: Node, *, close_node: bool = False, trim_every_s: float | Non
 
     routes: list[BaseRoute] = [
         *ledger_routes(node.ledger, authenticate),
-        Mount("/ui", app=create_ui(ui_deps(node))),
+        Mount("/ui", app=create_ui(node.ui_deps())),
     ]
-    app = create_app(node, close_node=close_node, extra_routes=routes, trim_every_s=trim_every_s)
+    app = taxii_app(node, close_node=close_node, extra_routes=routes, trim_every_s=trim_every_s)
     holder["app"] = app
     return app
+
+
+def taxii_app(node: Node, *, config: Config | None = None, close_node: bool = False,
+              extra_routes: Sequence[BaseRoute] = (), trim_every_s: float | None = None) -> Starlette:
+    """The TAXII app alone over one node (the node's TAXII service, built here, is all it gets)."""
+    return create_app(node.taxii_service(config), on_close=node.close if close_node else None,
+                      extra_routes=extra_routes, trim_every_s=trim_every_s)
 
 
 def from_env() -> Starlette:

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection
 
 from tearline.clock import Clock, SystemClock
+from tearline.crypto.keys import load_cursor_key, session_secret
 from tearline.crypto.sealing import load_kek
+from tearline.ids import IdFactory, RandomIds
 from tearline.services.approvals import Approvals
 from tearline.services.decisions import Decisions
+from tearline.services.export import Exporter
 from tearline.services.gate import Gate
+from tearline.services.inbox import Inbox
 from tearline.services.intake import Intake
 from tearline.services.ledger import Ledger
 from tearline.services.markings import MarkingRegistry
 from tearline.services.node import NodeInfo, init_node, read_node
 from tearline.services.release import ReleasePipeline
+from tearline.services.sync import Federation, Peers
+from tearline.services.sync_pull import Puller
+from tearline.services.sync_push import Pusher
+from tearline.services.taxii import Config as TaxiiConfig
+from tearline.services.taxii import TaxiiService
 from tearline.services.trust import Trust
+from tearline.services.ui_deps import Reports, UiDeps
+from tearline.services.users import Users
 from tearline.services.vault import Vault, vault_object_check
 from tearline.services.whatif import Insight
 from tearline.settings import Settings
@@ -33,6 +45,7 @@ class Node:
     db: Database
     clock: Clock
     info: NodeInfo
+    ids: IdFactory = field(default_factory=RandomIds)
     intake: Intake = field(init=False)
     trust: Trust = field(init=False)
     ledger: Ledger = field(init=False)
@@ -40,6 +53,7 @@ class Node:
     approvals: Approvals = field(init=False)
     vault: Vault = field(init=False)
     gate: Gate = field(init=False)
+    markings: MarkingRegistry = field(init=False)
     release: ReleasePipeline = field(init=False)
     insight: Insight = field(init=False)
 
@@ -61,6 +75,7 @@ class Node:
             lambda: repr(self.vault.terms_version()),
             epoch=EpochProbe(self.db).read,
         )
+        self.markings = MarkingRegistry(self.db, self.info)
         self.release = ReleasePipeline(
             self.db,
             self.clock,
@@ -69,9 +84,51 @@ class Node:
             decisions=self.decisions,
             gate=self.gate,
             sources=lambda show: self.vault.source_text(show_grade=show),
-            markings=MarkingRegistry(self.db, self.info),
+            markings=self.markings,
         )
         self.insight = Insight(self.db, self.clock, self.trust, self.decisions, self.release)
+
+    # -- what the edges are given (never the node itself) ------------------------------------------
+    def taxii_service(self, config: TaxiiConfig | None = None) -> TaxiiService:
+        """The TAXII read side and inboxes over this node's services (one per app)."""
+        cfg = config or TaxiiConfig(page_limit=self.settings.page_limit, max_body_bytes=self.settings.max_body_bytes)
+        inbox = Inbox(self.db, self.clock, self.info, self.intake, self.markings, self.ids)
+        return TaxiiService(
+            cfg, db=self.db, clock=self.clock, info=self.info, decisions=self.decisions, gate=self.gate,
+            release=self.release, inbox=inbox, cursor_key=load_cursor_key(self.keys_dir),
+        )
+
+    def ui_deps(self, *, secure_cookies: bool = False) -> UiDeps:
+        """The services the web UI calls; vault summaries only, never identities."""
+        reports = Reports(self.db)
+        return UiDeps(
+            node_code=self.info.code,
+            node_name=self.info.name,
+            clock=self.clock,
+            trust=self.trust,
+            insight=self.insight,
+            decisions=self.decisions,
+            ledger=self.ledger,
+            approvals=self.approvals,
+            reports=reports,
+            users=Users(self.db, self.clock),
+            vault_summaries=reports.vault_summaries,
+            session_secret=session_secret(self.keys_dir),
+            secure_cookies=secure_cookies,
+        )
+
+    def exporter(self) -> Exporter:
+        """STIX bundles of what one partner may receive, through the release pipeline."""
+        return Exporter(self.db, self.trust, self.decisions, self.release, self.ids)
+
+    def federation(self, *, stop: threading.Event | None = None) -> Federation:
+        """Pull from and push to peers. ``stop`` (the background sync's) ends a pull after the page
+        in hand: its cursor is saved, so the next pull goes on from there; and a push after the
+        batch in hand: what was not posted stays unconfirmed, so the next push sends it."""
+        peers = Peers(self.db, self.clock, self.vault)
+        puller = Puller(self.db, self.clock, self.intake, self.info, stop=stop)
+        pusher = Pusher(self.db, self.clock, self.decisions, self.release, stop=stop)
+        return Federation(self.db, self.clock, peers, puller.pull, pusher.push)
 
     def _record_reveal(self, conn: Connection, source_id: str, by: str, reason: str) -> None:
         self.ledger.reveal(conn, time=self.clock.now(), source=source_id, by=by, reason=reason)

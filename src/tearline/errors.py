@@ -9,6 +9,8 @@ where they enter, never shown raw.
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_DENIED = 2
@@ -110,3 +112,47 @@ class IntegrityError(TearlineError):
     code = "integrity"
     http_status = 500
     exit_code = EXIT_ERROR
+
+
+TITLES = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    406: "not acceptable",
+    413: "request entity too large",
+    415: "unsupported media type",
+    422: "unprocessable entity",
+    429: "too many requests",
+    500: "internal error",
+    503: "service unavailable",
+}
+
+
+class TaxiiError(TearlineError):
+    """An error answered as a TAXII error message resource (TAXII 2.1 §3.6.1), raised by the TAXII
+    edge and by the services behind it; ``status`` is its HTTP status."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.status = self.http_status = status
+        self.description = description
+        self.code = code or TITLES.get(status, "error").replace(" ", "_")
+        self.headers = headers or {}
+        self.details = details
+
+
+def not_found() -> TaxiiError:
+    """A withheld object, a foreign inbox and a missing one all answer with exactly these bytes."""
+    return TaxiiError(404, "no such resource", code="not_found")

@@ -46,7 +46,7 @@ def test_only_the_release_pipeline_renders_objects_for_partners() -> None:
 
 def test_release_stages_are_in_the_documented_order() -> None:
     src = (SRC / "services" / "release.py").read_text("utf-8")
-    order = [src.index(f'"{s}": self._{s}') for s in ("decide", "tearline", "canary", "gate", "record")]
+    order = [src.index(f'"{s}": self._{s}') for s in ("decide", "tearline", "serialise", "gate", "record")]
     assert order == sorted(order)
 
 

@@ -18,7 +18,6 @@ from tearline.asgi import build_app
 from tearline.bootstrap import open_node
 from tearline.canonical import dumps
 from tearline.demo.run import run_demo
-from tearline.services.export import Exporter
 from tearline.settings import Settings
 
 TAXII = "application/taxii+json;version=2.1"
@@ -76,7 +75,7 @@ async def _walk(node, partners, tokens, emitted, produced) -> None:  # type: ign
                         emitted[p].append(dumps(o))
                     assert (await client.get(f"{base}/objects/{i}/versions/", headers=h)).status_code == 200
             buf = io.BytesIO()
-            Exporter(node.db, node.trust, node.decisions, node.release).export(p, buf)
+            node.exporter().export(p, buf)
             for o in orjson.loads(buf.getvalue())["objects"]:
                 if o["type"] != "marking-definition":
                     emitted[p].append(dumps(o))

@@ -23,7 +23,6 @@ from tearline.crypto.sealing import write_kek_file
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
 from tearline.model.sources import Grade, SourceIdentity
-from tearline.services.export import Exporter
 from tearline.services.intake import IngestSummary, Prepared
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
@@ -100,7 +99,7 @@ def test_planted_terms_never_leave_and_clean_objects_do(served, term: str, place
     for code in PARTNERS:
         served_now = asyncio.run(_taxii(app, tokens[code], str(dirty["id"])))
         buf = io.BytesIO()
-        Exporter(node.db, node.trust, node.decisions, node.release).export(code, buf)
+        node.exporter().export(code, buf)
         exported = [dumps(o) for o in orjson.loads(buf.getvalue())["objects"]]
         preview = node.insight.preview(code, str(dirty["id"]))
         assert preview.body is None

@@ -137,7 +137,7 @@ def test_scale_back_matches_whatif_object_by_object(loaded):  # type: ignore[no-
     assert report.after["WITHHOLD"] - report.before["WITHHOLD"] == len(report.changed_seq)
 
 
-@pytest.mark.parametrize("stage", ["decide", "tearline", "canary", "gate", "record"])
+@pytest.mark.parametrize("stage", ["decide", "tearline", "serialise", "gate", "record"])
 def test_any_exception_in_any_stage_withholds(loaded, stage):  # type: ignore[no-untyped-def]
     node, _ = loaded
     rows = _rows(node)
@@ -172,7 +172,11 @@ def test_gate_error_withholds_and_alerts(loaded):  # type: ignore[no-untyped-def
     with node.db.read() as conn:
         from tearline.store.releases import alerts
 
-        assert len(alerts(conn)) == len(rows)
+        raised = alerts(conn)
+    # one alert per object, and one per definition they cite (each is gated once, and fails too)
+    alerted = [a.stix_id for a in raised]
+    assert sorted(a for a in alerted if not a.startswith("marking-definition--")) == sorted(r.stix_id for r in rows)
+    assert len(alerted) == len(set(alerted)) > len(rows)
 
 
 def test_record_stage_counts_repeat_deliveries(loaded):  # type: ignore[no-untyped-def]
@@ -187,10 +191,13 @@ def test_record_stage_counts_repeat_deliveries(loaded):  # type: ignore[no-untyp
         from tearline.store.schema import releases
 
         got = conn.execute(select(releases.c.deliveries, releases.c.sha256)).all()
-    assert len(got) == 3 and all(d == 2 for d, _ in got)
     import hashlib
 
-    assert {h for _, h in got} == {hashlib.sha256(o.body).hexdigest() for o in first}
+    # the three objects and the definitions they cite (sent with them in an export), each twice
+    sent = {hashlib.sha256(o.body).hexdigest() for o in first}
+    sent |= {hashlib.sha256(d.body).hexdigest() for o in first for d in o.definitions}
+    assert len(got) == len(sent) > 3 and all(d == 2 for d, _ in got)
+    assert {h for _, h in got} == sent
 
 
 def test_source_citations_become_grade_or_a_source(loaded):  # type: ignore[no-untyped-def]

@@ -22,7 +22,6 @@ import pytest
 from tearline.canonical import parse_timestamp
 from tearline.demo.network import Member, add_reporting, build_member, free_ports
 from tearline.demo.scenario import build_scenario
-from tearline.services.sync import federation_of
 from tests.federation.test_sync import inbox_versions, releasable
 from tests.helpers import cli_proc
 
@@ -148,7 +147,7 @@ def test_serve_sync_every_pulls_pushes_backs_off_failing_peers_and_stops_on_sigt
         # B syncs with A, with CAN (a node answering 500 to everything), NZL (nothing listening) and
         # AUS (accepts and never answers: three reads of 30 s before it counts as failed). A has no
         # peers: what of A's reaches B came by B's pull.
-        fed_b = federation_of(b.node)
+        fed_b = b.node.federation()
         fed_b.peers.add("GBR", f"http://127.0.0.1:{port_a}/taxii2/", a.tokens["USA"])
         fed_b.peers.add("CAN", bad.url, "t1")
         fed_b.peers.add("NZL", f"http://127.0.0.1:{closed}/taxii2/", "t2")

@@ -15,7 +15,6 @@ from tearline.demo.network import Member
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
 from tearline.services.intake import IngestSummary, Prepared
-from tearline.services.sync import federation_of
 from tearline.services.sync_pull import Puller
 from tearline.services.sync_push import Pusher
 from tearline.store import nodes
@@ -54,7 +53,7 @@ def orcon_for_usa(a: Member, name: str) -> tuple[dict[str, Any], int]:
 
 def states(b: Member) -> dict[str, dict[str, Any]]:
     return {r.stix_id: {"state": r.state, "attempts": r.attempts, "outcome": r.outcome, "reason": r.reason}
-            for r in federation_of(b.node).rejections("GBR")}
+            for r in b.node.federation().rejections("GBR")}
 
 
 def post_definitions(a: Member, b: Member, ids: set[str]) -> None:
@@ -64,7 +63,7 @@ def post_definitions(a: Member, b: Member, ids: set[str]) -> None:
     for o in Pusher(n.db, n.clock, n.decisions, n.release).releasable("USA"):
         if o.stix_id in ids:
             for d in o.definitions:
-                defs.setdefault(d["id"], d)
+                defs.setdefault(d.id, orjson.loads(d.body))
     assert defs
     headers = {"Accept": TAXII, "Content-Type": TAXII, "Authorization": f"Bearer {b.tokens['GBR']}"}
     with httpx.Client(headers=headers) as c:
@@ -90,7 +89,7 @@ def test_pending_rejections_are_retried_by_id_and_permanent_ones_stay_refused(
         b.node.db, b.node.clock, b.node.decisions, b.node.release).releasable("GBR")) if o["type"] == "indicator")
     add_shared(a, own, "UNCLASSIFIED//TLP:GREEN")
 
-    fed = federation_of(b.node)
+    fed = b.node.federation()
     fed.peers.add("GBR", a.url, a.tokens["USA"])
     puller = Puller(b.node.db, b.node.clock, b.node.intake, b.node.info)
     peer = fed.peers.get("GBR")
@@ -148,7 +147,7 @@ def test_pending_rejections_give_up_after_the_bound_and_settle_when_a_push_bring
     serve(a)
     serve(b)
     w, _ = orcon_for_usa(a, "never resolvable by a pull")
-    fed = federation_of(b.node)
+    fed = b.node.federation()
     fed.peers.add("GBR", a.url, a.tokens["USA"])
     peer = fed.peers.get("GBR")
     puller = Puller(b.node.db, b.node.clock, b.node.intake, b.node.info, max_attempts=2)
@@ -164,7 +163,7 @@ def test_pending_rejections_give_up_after_the_bound_and_settle_when_a_push_bring
     # a pending one that A's push delivers meanwhile (with its definitions) is settled as stored
     v, _ = orcon_for_usa(a, "delivered by a push")
     assert puller.pull(peer).rejected == 1
-    fed_a = federation_of(a.node)
+    fed_a = a.node.federation()
     fed_a.peers.add("USA", b.url, b.tokens["GBR"])
     [pushed] = fed_a.run("push", "USA")
     assert pushed.error is None and pushed.objects > 0

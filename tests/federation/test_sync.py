@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from rich.console import Console
 
 from tearline.demo.network import Member, add_reporting
 from tearline.demo.scenario import build_scenario
-from tearline.services.sync import federation_of
 from tearline.services.sync_pull import Puller
 from tearline.services.sync_push import Pusher
 from tearline.services.trust import ProfileChange
@@ -61,7 +61,7 @@ def test_push_equals_what_the_pipeline_releases_and_stops_after_a_scale_back(
 ) -> None:
     a, b = pair
     serve(b)
-    fed = federation_of(a.node)
+    fed = a.node.federation()
     fed.peers.add("USA", b.url, b.tokens["GBR"])
     want = releasable(a, "USA")
     assert 0 < len(want) < len(topic_versions(a, "russia")) + 10_000
@@ -101,7 +101,7 @@ def test_pull_resumes_after_a_cut_page_without_loss_or_duplicates(
     try:
         want = releasable(a, "USA")
         _send_definitions(a, b_url, b.tokens["GBR"])
-        fed = federation_of(b.node)
+        fed = b.node.federation()
         fed.peers.add("GBR", url, a.tokens["USA"])
         peer = fed.peers.get("GBR")
         puller = Puller(b.node.db, b.node.clock, b.node.intake, b.node.info, page=50)
@@ -152,7 +152,7 @@ def test_a_stopped_pull_ends_after_the_page_in_hand_and_the_next_goes_on(
     b_url = serve(b)
     want = releasable(a, "USA")
     _send_definitions(a, b_url, b.tokens["GBR"])
-    fed = federation_of(b.node)
+    fed = b.node.federation()
     fed.peers.add("GBR", a.url, a.tokens["USA"])
     peer = fed.peers.get("GBR")
     stop = threading.Event()
@@ -182,7 +182,7 @@ def test_a_stopped_push_ends_after_the_batch_in_hand_and_the_next_sends_the_rest
     posted stays unconfirmed, so the next push sends exactly that."""
     a, b = pair
     serve(b)
-    fed = federation_of(a.node)
+    fed = a.node.federation()
     fed.peers.add("USA", b.url, b.tokens["GBR"])
     peer = fed.peers.get("USA")
     want = releasable(a, "USA")
@@ -214,8 +214,7 @@ def _send_definitions(a: Member, url: str, token: str) -> None:
     n = a.node
     for o in Pusher(n.db, n.clock, n.decisions, n.release).releasable("USA"):
         for d in o.definitions:
-            defs.setdefault(d["id"], d)
-    import orjson
+            defs.setdefault(d.id, orjson.loads(d.body))
 
     headers = {"Accept": TAXII, "Content-Type": TAXII, "Authorization": f"Bearer {token}"}
     with httpx.Client(headers=headers) as c:
@@ -230,7 +229,7 @@ def test_failing_peers_are_reported_backed_off_and_do_not_stop_the_others(
 ) -> None:
     a, b = pair
     serve(b)
-    fed = federation_of(a.node)
+    fed = a.node.federation()
     fed.peers.add("CAN", bad_server(500, b'{"title": "boom"}'), "t1")
     fed.peers.add("AUS", bad_server(200, b"<html>not taxii</html>"), "t2")
     fed.peers.add("NZL", bad_server(200, b'{"api_roots": 7}'), "t3")
@@ -253,7 +252,7 @@ def test_peer_token_is_sealed_and_peers_must_be_partners(pair: tuple[Member, Mem
     from tearline.errors import NotFound
 
     a, _ = pair
-    fed = federation_of(a.node)
+    fed = a.node.federation()
     fed.peers.add("USA", "http://127.0.0.1:9/taxii2/", "tl_secret-token-value")
     [row] = fed.peers.rows()
     assert row.code == "USA"
@@ -264,7 +263,7 @@ def test_peer_token_is_sealed_and_peers_must_be_partners(pair: tuple[Member, Mem
     assert fed.peers.get("USA").token == "tl_secret-token-value"
     # a data-key rotation re-seals the token with the identities: it stays readable
     a.node.vault.rotate_data_key()
-    assert federation_of(a.node).peers.get("USA").token == "tl_secret-token-value"
+    assert a.node.federation().peers.get("USA").token == "tl_secret-token-value"
     with pytest.raises(NotFound):
         fed.peers.add("FRA", "http://127.0.0.1:9/taxii2/", "x")
 
@@ -274,7 +273,7 @@ def test_reciprocity_counts_received_and_released(pair: tuple[Member, Member], s
 
     a, b = pair
     serve(b)
-    fed = federation_of(a.node)
+    fed = a.node.federation()
     fed.peers.add("USA", b.url, b.tokens["GBR"])
     [report] = fed.run("push", "USA")
     flows = {f.partner: f for f in reciprocity(a.node.db)}
@@ -301,7 +300,7 @@ def test_a_peer_whose_token_cannot_be_read_is_backed_off_and_the_others_go_on(
 ) -> None:
     a, b = pair
     serve(b)
-    fed = federation_of(a.node)
+    fed = a.node.federation()
     fed.peers.add("CAN", "http://127.0.0.1:9/taxii2/", "t1")
     fed.peers.add("USA", b.url, b.tokens["GBR"])
     with a.node.db.write() as conn:

@@ -25,7 +25,7 @@ from tearline.settings import load_settings
 from tearline.store import nodes
 from tearline.store import objects as objects_store
 from tearline.store import releases as releases_store
-from tearline.web.ui import create_ui, ui_deps
+from tearline.web.ui import create_ui
 
 PASSWORDS = {"ada": "admin-password-1", "olive": "officer-password-1", "vic": "viewer-password-1"}
 ROLES = {"ada": Role.ADMIN, "olive": Role.OFFICER, "vic": Role.VIEWER}
@@ -60,7 +60,7 @@ def node_users(node: Node):  # type: ignore[no-untyped-def]
 
 def make_app(node: Node) -> Starlette:
     """The UI as the node's web app mounts it."""
-    return Starlette(routes=[Mount("/ui", app=create_ui(ui_deps(node)))])
+    return Starlette(routes=[Mount("/ui", app=create_ui(node.ui_deps()))])
 
 
 def _cited_report(node: Node) -> str:

@@ -83,11 +83,11 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def demo_live(demo_data: Settings, serve_app) -> Iterator[Live]:  # type: ignore[no-untyped-def]
-    from tearline.web.app import create_app
+    from tearline.asgi import taxii_app
 
     node = open_node(demo_data)
     tokens = rotate_tokens(node)
-    app = create_app(node)
+    app = taxii_app(node)
     url = serve_app(app)
     yield Live(url, app, node, tokens)
     node.close()

@@ -20,7 +20,7 @@ from tearline.settings import Settings
 
 @pytest.fixture(scope="module")
 def attack_live(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[Live]:  # type: ignore[no-untyped-def]
-    from tearline.web.app import create_app
+    from tearline.asgi import taxii_app
 
     files = attack_files()
     if not files:
@@ -31,7 +31,7 @@ def attack_live(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator
     summary = node.intake.ingest_paths([str(f) for f in files], default=parse_label("UNCLASSIFIED//TLP:CLEAR"))
     assert summary.new > 5000
     tokens = rotate_tokens(node)
-    app = create_app(node)
+    app = taxii_app(node)
     yield Live(serve_app(app), app, node, tokens)
     node.close()
 
@@ -72,7 +72,6 @@ def test_taxii_and_export_keep_the_mitre_statement_marking(attack_live: Live) ->
 
     import orjson
 
-    from tearline.services.export import Exporter
 
     with attack_live.client("USA") as c:
         env = c.get("/api/collections/shared/objects/", params={"limit": "300", "match[type]": "attack-pattern"}).json()
@@ -85,7 +84,7 @@ def test_taxii_and_export_keep_the_mitre_statement_marking(attack_live: Live) ->
         assert "MITRE" in definition[0]["definition"]["statement"]
     node = attack_live.node
     buf = io.BytesIO()
-    Exporter(node.db, node.trust, node.decisions, node.release).export("USA", buf)
+    node.exporter().export("USA", buf)
     bundle = orjson.loads(buf.getvalue())["objects"]
     patterns = [o for o in bundle if o["type"] == "attack-pattern"]
     assert patterns and all(STATEMENT in o["object_marking_refs"] for o in patterns)

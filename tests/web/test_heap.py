@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from tearline.asgi import from_env
+from tearline.asgi import from_env, taxii_app
 from tearline.bootstrap import Node
 from tearline.settings import Settings
-from tearline.web.app import create_app
 from tearline.web.heap import TRIM_EVERY_S, HeapTrimmer
 
 needs_glibc = pytest.mark.skipif(not HeapTrimmer().available, reason="the allocator is not glibc")
@@ -64,7 +63,7 @@ def test_a_trim_period_must_be_positive() -> None:
 
 @needs_glibc
 def test_a_served_app_trims_while_it_runs(node: Node) -> None:
-    app = create_app(node, trim_every_s=0.02)
+    app = taxii_app(node, trim_every_s=0.02)
 
     async def serve() -> None:  # the app's lifespan, as a server runs it
         async with app.router.lifespan_context(app):
@@ -80,7 +79,7 @@ def test_a_served_app_trims_while_it_runs(node: Node) -> None:
 
 
 def test_an_app_trims_only_when_asked(node: Node) -> None:
-    assert create_app(node).state.heap is None
+    assert taxii_app(node).state.heap is None
 
 
 def test_the_served_worker_trims(node: Node, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,4 +91,8 @@ def test_the_served_worker_trims(node: Node, settings: Settings, monkeypatch: py
     try:
         assert app.state.heap is not None and app.state.heap.every_s == TRIM_EVERY_S
     finally:
-        app.state.node.close()
+        async def run_and_stop() -> None:  # its lifespan's end closes the node it opened
+            async with app.router.lifespan_context(app):
+                pass
+
+        asyncio.run(run_and_stop())

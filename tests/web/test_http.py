@@ -10,8 +10,8 @@ import httpx
 import pytest
 from tests.web.conftest import TAXII, Live
 
-from tearline.web.app import create_app
-from tearline.web.taxii.service import Config
+from tearline.asgi import taxii_app
+from tearline.services.taxii import Config
 
 ENVELOPE = {"Content-Type": TAXII}
 
@@ -31,7 +31,7 @@ def assert_error(r: httpx.Response, status: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def strict_url(demo_live: Live, serve_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The same node behind a tiny body limit."""
-    yield serve_app(create_app(demo_live.node, config=Config(max_body_bytes=2000)))
+    yield serve_app(taxii_app(demo_live.node, config=Config(max_body_bytes=2000)))
 
 
 def test_success_media_type(demo_live: Live) -> None:
@@ -59,7 +59,7 @@ def test_authentication(demo_live: Live) -> None:
 
 
 def test_failed_attempts_are_rate_limited(demo_live: Live, serve_app) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(demo_live.node, config=Config(auth_burst=3, auth_refill_s=60))
+    app = taxii_app(demo_live.node, config=Config(auth_burst=3, auth_refill_s=60))
     url = serve_app(app) + "/api/collections/"
     for _ in range(3):
         assert_error(httpx.get(url, headers={"Accept": TAXII}, auth=("USA", "nope")), 401)
@@ -134,7 +134,7 @@ def test_cursors(demo_live: Live) -> None:
 
 
 def test_crash_shows_no_exception_text(demo_live: Live, serve_app, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(demo_live.node)
+    app = taxii_app(demo_live.node)
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret-detail-xyz")

@@ -39,12 +39,12 @@ def _bundles() -> list[list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def inbox_node(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[tuple[Node, str, str]]:  # type: ignore[no-untyped-def]
-    from tearline.web.app import create_app
+    from tearline.asgi import taxii_app
 
     settings = Settings(data=Path(tmp_path_factory.mktemp("inbox")) / "node")
     node, _ = create_node(settings, code="GBR", name="inbox", clock=SystemClock())
     _, token = node.trust.add_partner("USA", "USA", ProfileChange())
-    url = serve_app(create_app(node))
+    url = serve_app(taxii_app(node))
     yield node, url, token
     node.close()
 

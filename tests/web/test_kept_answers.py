@@ -1,4 +1,4 @@
-"""Kept whole answers (``tearline.web.taxii.responses``) on SQLite and PostgreSQL: an answer is served
+"""Kept whole answers (``tearline.services.answers``) on SQLite and PostgreSQL: an answer is served
 again only while nothing it depends on changed. Each change that narrows or widens what a partner
 may see changes the very next answer: a scale-back, a new protected term, an approval and its
 revocation, a profile version that takes effect later, an embargo running out, a change made by
@@ -19,15 +19,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tearline.asgi import taxii_app
 from tearline.bootstrap import Node, open_node
 from tearline.canonical import dumps
 from tearline.model.labeltext import parse_label
 from tearline.model.sources import SourceIdentity
+from tearline.services.cursors import CursorCodec
 from tearline.services.trust import ProfileChange
 from tearline.store.nodes import read_epoch
 from tearline.store.schema import releases
-from tearline.web.app import create_app
-from tearline.web.taxii.cursor import CursorCodec
 
 TAXII = "application/taxii+json;version=2.1"
 OBJECTS = "/api/collections/shared/objects/"
@@ -62,7 +62,7 @@ class Served:
                                         "objects": [indicator(n) for n in names]}))
             node.intake.ingest_paths([str(path)], default=parse_label(label))
         self.tokens = {p: node.trust.rotate_token(p) for p in ("USA", "CAN")}
-        self.app = create_app(node)
+        self.app = taxii_app(node)
         self.client = httpx.Client(base_url=serve_app(self.app), timeout=60)
         self.pipeline_calls = 0
         original = node.release.release

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tearline.store import pages
+from tearline.services.cursors import BadCursor, CursorCodec
+from tearline.store import egress, pages
 from tearline.store.objects import NewVersion, insert_versions
 from tearline.store.pages import Match
-from tearline.web.taxii.cursor import BadCursor, CursorCodec
 
 
 def version(i: int, stix_id: str, typ: str, added: int, v: int, coll: str = "c1") -> NewVersion:
@@ -77,7 +77,7 @@ def test_versions_full_rows_and_delete(loaded) -> None:  # type: ignore[no-untyp
         versions = pages.versions_of_ids(conn, "c1", [one])
         assert [v.version_us for v in versions] == sorted(r.version_us for r in whole if r.stix_id == one)
         assert pages.versions_of_ids(conn, "c2", [one]) == []
-        full = pages.full_rows(conn, [v.seq for v in versions])
+        full = egress.full_rows(conn, [v.seq for v in versions])
         assert [bytes(r.body) for r in full] == [f'{{"id":"{one}","n":{v.version_us}}}'.encode() for v in versions]
     with loaded.db.write() as conn:
         assert pages.delete_versions(conn, "c2", [versions[0].seq]) == 0  # not in that collection

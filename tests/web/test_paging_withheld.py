@@ -80,7 +80,7 @@ def test_a_page_the_gate_withholds_whole_at_delivery_still_leads_on(
     having seen every other version exactly once."""
     from taxii2client.v21 import Server, as_pages
 
-    from tearline.web.app import create_app
+    from tearline.asgi import taxii_app
 
     write_kek_file(tmp_path / "v.kek")
     node, _ = create_node(Settings(data=tmp_path / "node", kek_file=str(tmp_path / "v.kek")), code="GBR")
@@ -103,13 +103,13 @@ def test_a_page_the_gate_withholds_whole_at_delivery_still_leads_on(
 
         def late_term(partner, rows, **kw):  # type: ignore[no-untyped-def]
             # instrumentation of the real pipeline: the term is protected just before this page's delivery
-            if kw.get("record") and not delivered_late and {int(r.seq) for r in rows} == seqs:
+            if kw.get("record") and not delivered_late and set(rows) == seqs:  # by seq
                 node.vault.add_source("ZIELONY", SourceIdentity(name="Marek Zielony"), grade=Grade.parse("B2"))
                 delivered_late.append(len(rows))
             return original(partner, rows, **kw)
 
         node.release.release = late_term  # type: ignore[method-assign]
-        url = serve_app(create_app(node))
+        url = serve_app(taxii_app(node))
         root = Server(f"{url}/taxii2/", user="USA", password=token).default
         assert root is not None
         coll = next(c for c in root.collections if c.alias == "shared")

@@ -1,4 +1,4 @@
-"""The release cache (``tearline.web.taxii.serving.ReleaseCache``): outcomes per (partner, seq),
+"""The release cache (``tearline.services.serving.ReleaseCache``): outcomes per (partner, seq),
 identical bodies kept once, and a byte bound that holds for the memory actually used."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import tracemalloc
 
 from tearline.canonical import dumps
-from tearline.web.taxii.serving import Entry, ReleaseCache
+from tearline.services.serving import Entry, ReleaseCache
 
 STAMP = (3, 7, "", -1)
 PARTNERS = ("USA", "CAN", "AUS", "NZL")

@@ -41,7 +41,7 @@ def indicator(i: int, modified: str = "2026-01-01T00:00:00.000Z", marking: str =
 
 @pytest.fixture(scope="module")
 def small_live(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[Live]:  # type: ignore[no-untyped-def]
-    from tearline.web.app import create_app
+    from tearline.asgi import taxii_app
 
     settings = Settings(data=Path(tmp_path_factory.mktemp("small")) / "node")
     node, _ = create_node(settings, code="GBR", name="small", clock=SystemClock())
@@ -54,7 +54,7 @@ def small_live(tmp_path_factory: pytest.TempPathFactory, serve_app) -> Iterator[
     bundle.write_text(json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}))
     node.intake.ingest_paths([str(bundle)], default=parse_label("UNCLASSIFIED//TLP:CLEAR"))
     tokens = rotate_tokens(node)
-    app = create_app(node)
+    app = taxii_app(node)
     yield Live(serve_app(app), app, node, tokens)
     node.close()
 

@@ -18,10 +18,9 @@ def export(
     collection: Annotated[str, typer.Option(help="collection id or alias")] = "shared",
 ) -> None:
     """Write a STIX bundle of what a partner may receive (recorded in the ledger like any release)."""
-    from tearline.services.export import Exporter
 
     with node_of(ctx) as node:
-        exporter = Exporter(node.db, node.trust, node.decisions, node.release)
+        exporter = node.exporter()
         if out_file == "-":
             summary = exporter.export(code, sys.stdout.buffer, collection=collection)
             sys.stdout.flush()

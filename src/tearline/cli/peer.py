@@ -40,10 +40,9 @@ def add(
 @app.command("list")
 def list_cmd(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Peers, what to pull, and how the last pull and push went."""
-    from tearline.services.sync import federation_of
 
     with node_of(ctx) as node:
-        fed = federation_of(node)
+        fed = node.federation()
         rows = fed.peers.rows()
         health = {(h.peer, h.direction): h for h in fed.health()}
     data = []

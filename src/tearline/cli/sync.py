@@ -23,10 +23,9 @@ app = typer.Typer(help="Pull from and push to peers' TAXII servers.", no_args_is
 
 
 def _run(ctx: typer.Context, direction: str, code: str | None, as_json: bool) -> None:
-    from tearline.services.sync import federation_of
 
     with node_of(ctx) as node:
-        reports = federation_of(node).run(direction, code)
+        reports = node.federation().run(direction, code)
     if as_json:
         print_json([r.to_json() for r in reports])
     else:
@@ -84,10 +83,10 @@ def rejections(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Objects refused in a pull or a push: why, and what retrying the pending ones found."""
-    from tearline.services.sync import Federation, federation_of
+    from tearline.services.sync import Federation
 
     with node_of(ctx) as node:
-        fed: Federation = federation_of(node)
+        fed: Federation = node.federation()
         rows = fed.rejections(code, state=state, limit=limit)
 
     def when(us: int | None) -> str | None:
@@ -126,7 +125,7 @@ def start_background(settings: Settings, every_s: float) -> tuple[threading.Thre
     (thread, stop event)."""
     from tearline.bootstrap import open_node
     from tearline.cli.common import err
-    from tearline.services.sync import RunReport, federation_of, sync_forever
+    from tearline.services.sync import RunReport, sync_forever
 
     stop = threading.Event()
 
@@ -142,7 +141,7 @@ def start_background(settings: Settings, every_s: float) -> tuple[threading.Thre
             err.print(f"background sync cannot open the node: {exc}", markup=False)
             return
         try:
-            sync_forever(federation_of(node, stop=stop), every_s, stop, report)
+            sync_forever(node.federation(stop=stop), every_s, stop, report)
         finally:
             node.close()
 

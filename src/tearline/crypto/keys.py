@@ -17,6 +17,7 @@ from tearline.errors import ConfigError
 
 SIGNING_KEY = "ledger-ed25519.pem"
 CURSOR_KEY = "cursor.key"
+SESSION_KEY_FILE = "ui-session.key"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -67,3 +68,21 @@ def load_cursor_key(keys_dir: Path) -> bytes:
     if len(data) < 32:
         raise ConfigError(f"the cursor key at `{path}` is too short")
     return data
+
+
+def session_secret(keys_dir: Path) -> str:
+    """The signing key of UI session cookies, from ``keys_dir/ui-session.key`` (made if missing)."""
+    path = keys_dir / SESSION_KEY_FILE
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+    secret = path.read_text("ascii").strip()
+    if len(secret) < 32:
+        raise ConfigError(f"the session key in `{path}` is too short")
+    return secret

@@ -42,7 +42,7 @@ from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
 from tearline.model.sources import Grade, SourceIdentity
 from tearline.services.intake import IngestSummary, Prepared
-from tearline.services.sync import Federation, federation_of
+from tearline.services.sync import Federation
 from tearline.services.sync_push import Pusher
 from tearline.services.trust import ProfileChange
 from tearline.settings import Settings
@@ -108,7 +108,7 @@ def build_member(root: Path, code: str, seed: int, size: int, now: datetime) -> 
             src.cover, SourceIdentity(name=src.true_name, aliases=src.aliases, phones=src.phones, emails=src.emails),
             grade=Grade.parse(src.grade), compartments=src.compartments,
         )
-    member = Member(code, node, federation_of(node))
+    member = Member(code, node, node.federation())
     for other in CODES:
         if other != code:
             _, token = node.trust.add_partner(other, other, _profile(other), effective_from=now - timedelta(days=800),

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
-from tearline.canonical import dumps
 from tearline.errors import NotFound
+from tearline.ids import IdFactory
 from tearline.services.decisions import Decisions
 from tearline.services.release import ReleasePipeline
 from tearline.services.trust import Trust
@@ -30,8 +29,10 @@ class ExportSummary:
 
 
 class Exporter:
-    def __init__(self, db: Database, trust: Trust, decisions: Decisions, release: ReleasePipeline) -> None:
+    def __init__(self, db: Database, trust: Trust, decisions: Decisions, release: ReleasePipeline,
+                 ids: IdFactory) -> None:
         self.db = db
+        self.ids = ids
         self.trust = trust
         self.decisions = decisions
         self.release = release
@@ -50,19 +51,23 @@ class Exporter:
             raise NotFound(f"no collection `{collection}`")
         view = self.decisions.view(code)
         summary = ExportSummary()
-        definitions: dict[str, dict[str, Any]] = {}
-        out.write(b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":[')
+        definitions: dict[str, bytes] = {}
+        out.write(b'{"type":"bundle","id":"' + self.ids.new("bundle").encode() + b'","objects":[')
         first = True
         latest: dict[str, Any] = {}
         written: set[str] = set()
         with self.db.read() as conn:
-            q = select(objects).where(objects.c.collection_id == coll.id).order_by(objects.c.seq)
+            q = (
+                select(objects.c.seq, objects.c.stix_id, objects.c.version_us, objects.c.date_added_us)
+                .where(objects.c.collection_id == coll.id)
+                .order_by(objects.c.seq)
+            )
             for row in conn.execute(q):
                 if view.released(int(row.seq), int(row.date_added_us)):
                     prev = latest.get(row.stix_id)
                     if prev is None or (row.version_us, row.seq) > (prev.version_us, prev.seq):
                         latest[row.stix_id] = row
-        rows = sorted(latest.values(), key=lambda r: r.seq)
+        rows = sorted(int(r.seq) for r in latest.values())
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             for o in self.release.release(code, batch, channel="export"):
@@ -70,7 +75,7 @@ class Exporter:
                     summary.withheld += 1
                     continue
                 for d in o.definitions:
-                    definitions.setdefault(d["id"], d)
+                    definitions.setdefault(d.id, d.body)
                 out.write((b"" if first else b",") + o.body)
                 written.add(o.stix_id)
                 first = False
@@ -83,7 +88,7 @@ class Exporter:
             if progress is not None:
                 progress(len(batch))
         for d in sorted(definitions.keys() - written):  # one stored in the collection went as an object
-            out.write((b"" if first else b",") + dumps(definitions[d]))
+            out.write((b"" if first else b",") + definitions[d])
             first = False
         out.write(b"]}\n")
         return summary

@@ -5,14 +5,21 @@ previews) is produced by :meth:`ReleasePipeline.release`, in this order:
 
 1. **decide**: the scalar policy (:func:`tearline.policy.decide.decide`) under the partner's
    profile in force at the time of release, with its recorded approvals;
-2. **tearline**: make the version this partner may see, rendered with the node's markings;
-3. **canary**: a per-recipient variant where enabled (a pass-through until enabled);
-4. **gate**: the exact outgoing bytes are scanned for protected terms; a hit withholds and alerts;
+2. **tearline**: make the version this partner may see, rendered with the node's markings, with
+   the marking definitions it cites (the node's own, and the statements the partner may see);
+3. **serialise**: the exact bytes, object and definitions (the place of a per-recipient canary
+   variant, once there is one);
+4. **gate**: the exact outgoing bytes, definitions included, are scanned for protected terms; a hit
+   withholds and alerts;
 5. **record**: the release is written (partner, object, version, SHA-256 of the bytes, verdict,
-   reasons) before the bytes are handed out.
+   reasons) and put in the ledger before the bytes are handed out; so is each definition sent with
+   it (export and push carry them; over TAXII they are fetched by id through :meth:`definition`).
 
 Any exception in any stage withholds that object for that partner (``PIPELINE_ERROR:<stage>``).
 Stages are looked up in :attr:`ReleasePipeline.stages` so a test can inject a failure into each.
+Callers hand in stored versions by ``seq``; the pipeline reads their bodies itself (nothing else
+reads a stored body for a partner). No collaborator is optional: a node without protected terms
+has an empty term set, not no gate.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tearline.canonical import dumps, from_micros, loads, to_micros
 from tearline.clock import Clock
@@ -37,6 +44,7 @@ from tearline.services.markings import MarkingRegistry
 from tearline.services.node import NodeInfo
 from tearline.stix.markings import item_to_stix
 from tearline.store import approvals as approvals_store
+from tearline.store import egress
 from tearline.store import partners as partners_store
 from tearline.store import releases as releases_store
 from tearline.store.engine import Database
@@ -44,6 +52,15 @@ from tearline.store.engine import Database
 log = logging.getLogger(__name__)
 
 RECORDED_CHANNELS = ("taxii", "export", "push")
+DEFINITION_CHANNELS = ("export", "push")  # channels whose bytes carry the definitions their objects cite
+
+
+class Definition(NamedTuple):
+    """A marking definition as it leaves: its id, version (``created``) and exact bytes."""
+
+    id: str
+    version: str
+    body: bytes
 
 
 @dataclass
@@ -60,6 +77,7 @@ class Candidate:
     obj: dict[str, Any] | None = None
     definitions: list[dict[str, Any]] = field(default_factory=list)
     body: bytes | None = None
+    definition_bodies: tuple[Definition, ...] = ()
     stopped_at: str | None = None
     release_id: int | None = None
     ledger_seq: int | None = None
@@ -74,7 +92,7 @@ class Outcome:
     verdict: Verdict
     reasons: tuple[str, ...]
     body: bytes | None  # the exact bytes released; None when not released
-    definitions: tuple[dict[str, Any], ...] = ()
+    definitions: tuple[Definition, ...] = ()  # the definitions it cites, as gated (and recorded)
     release_id: int | None = None
     ledger_seq: int | None = None  # the ledger entry that recorded this release
 
@@ -114,23 +132,23 @@ class ReleasePipeline:
         node: NodeInfo,
         ledger: Ledger,
         *,
-        decisions: Decisions | None = None,
-        gate: Gate | None = None,
-        sources: SourceText | None = None,
-        markings: MarkingRegistry | None = None,
+        decisions: Decisions,
+        gate: Gate,
+        sources: SourceText,
+        markings: MarkingRegistry,
     ) -> None:
         self.db = db
         self.clock = clock
         self.node = node
         self.ledger = ledger
-        self.decisions = decisions  # for reference visibility (None: every reference is dropped)
-        self.gate = gate  # None: no protected terms are configured
-        self.sources = sources  # what a source token becomes (None: "a source")
-        self.markings = markings  # the node's marking definitions partners may fetch
+        self.decisions = decisions  # for reference visibility
+        self.gate = gate  # the protected-term scanner (no terms: an empty set)
+        self.sources = sources  # what a source token becomes for a partner
+        self.markings = markings  # the marking definitions objects cite
         self.stages: dict[str, Stage] = {
             "decide": self._decide,
             "tearline": self._tearline,
-            "canary": self._canary,
+            "serialise": self._serialise,
             "gate": self._gate,
             "record": self._record,
         }
@@ -139,15 +157,20 @@ class ReleasePipeline:
     def release(
         self,
         partner: str,
-        rows: Sequence[Any],
+        versions: Sequence[Any],
         *,
         channel: str,
         at: datetime | None = None,
         record: bool | None = None,
     ) -> list[Outcome]:
-        """Run stored object versions (rows of `objects`) through every stage for one partner."""
+        """Run stored object versions through every stage for one partner, in ``seq`` order.
+
+        ``versions``: their ``seq`` s (or anything with a ``seq``); the bodies are read here."""
         at = at or self.clock.now()
         do_record = channel in RECORDED_CHANNELS if record is None else record
+        seqs = [v if isinstance(v, int) else int(v.seq) for v in versions]
+        with self.db.read() as conn:
+            rows = egress.full_rows(conn, seqs)
         cands = [
             Candidate(partner=partner, seq=int(r.seq), stix_id=r.stix_id, version=r.version, row=r) for r in rows
         ]
@@ -175,19 +198,22 @@ class ReleasePipeline:
         return Context(partner, at, channel, profile_in_force(history, at), approved, record)
 
     def definition(self, partner: str, definition_id: str, *, at: datetime | None = None) -> bytes | None:
-        """A marking definition the partner may see (see :mod:`tearline.services.markings`),
-        through the gate like every other outgoing byte; None when absent, not visible, or on any
-        error (fail closed)."""
-        if self.markings is None:
-            return None
+        """A marking definition the partner may see (see :mod:`tearline.services.markings`), decided,
+        through the gate and recorded (in the ledger, at its first delivery) like every other
+        outgoing byte; None when absent, not visible, or on any error (fail closed)."""
         at = at or self.clock.now()
         try:
-            ctx = self._context(partner, at, "taxii", False)
+            ctx = self._context(partner, at, "taxii", True)
             body = self.markings.definition(definition_id, ctx.profile.profile if ctx.profile else None, at)
-            if body is not None and self.gate is not None:
-                self.gate.refresh()
-                if self.gate(body):
-                    return None
+            if body is None:
+                return None
+            definition = Definition(definition_id, str(loads(body).get("created", "")), body)
+            self.gate.refresh()
+            if self.gate(body):
+                self._alert(ctx, [(definition_id, definition.version, "$")])
+                return None
+            with self.db.write() as conn:
+                self._record_definitions(conn, ctx, [definition])
             return body
         except Exception:
             log.exception("marking definition %s for %s", definition_id, partner)
@@ -251,55 +277,73 @@ class ReleasePipeline:
         the node's own markings where the partner may see the statement's definition object (an
         id alone tells that something exists: the reference rule)."""
         refs = original.get("object_marking_refs") if isinstance(original, dict) else None
-        if not refs or self.markings is None:
+        if not refs:
             return []
         return [d for d in self.markings.statements(str(c.row.collection_id), refs) if ref_visible(d["id"])]
 
     def _ref_visibility(self, ctx: Context) -> Callable[[str], bool]:
-        if self.decisions is None:
-            return lambda _id: False
         view = self.decisions.view(ctx.partner, at=ctx.at)
         return self.decisions.id_visibility(view)
 
     def _source_text(self, show_grade: bool) -> Callable[[str], str]:
-        if self.sources is None:
-            return lambda _cover: "a source"
         return self.sources(show_grade)
 
-    def _canary(self, ctx: Context, cands: list[Candidate]) -> None:
+    def _serialise(self, ctx: Context, cands: list[Candidate]) -> None:
+        """The exact bytes: the object's, and each definition it cites (rendered once per call)."""
+        rendered: dict[str, Definition] = {}
         for c in cands:
             assert c.obj is not None
             c.body = dumps(c.obj)
+            defs = []
+            for d in c.definitions:
+                if d["id"] not in rendered:
+                    rendered[d["id"]] = Definition(d["id"], str(d.get("created", "")), dumps(d))
+                defs.append(rendered[d["id"]])
+            c.definition_bodies = tuple(defs)
 
     def _gate(self, ctx: Context, cands: list[Candidate]) -> None:
-        if self.gate is None:
-            return
+        """Every outgoing byte, definitions included: a hit in a definition withholds each object
+        that cites it (it would leave with them, or be fetched for them)."""
         self.gate.refresh()
-        alerts = []
+        alerts: list[tuple[str, str, str]] = []
+        definition_hits: dict[str, list[str] | None] = {}  # id -> fields hit (None: gate error)
         for c in cands:
             assert c.body is not None
-            try:
-                hits = self.gate(c.body)
-            except Exception:
-                log.exception("gate error on %s for %s", c.stix_id, ctx.partner)
-                hits = None
-            if hits is None or hits:
-                fields = sorted({getattr(h, "field", "$") for h in hits}) if hits else ["<gate error>"]
+            hits = self._scan(c.body, c.stix_id, ctx)
+            if hits != []:
+                alerts.extend((c.stix_id, c.version, f) for f in hits or ["<gate error>"])
+            cited_hit = False
+            for d in c.definition_bodies:
+                if d.id not in definition_hits:
+                    definition_hits[d.id] = found = self._scan(d.body, d.id, ctx)
+                    if found != []:
+                        alerts.extend((d.id, d.version, f) for f in found or ["<gate error>"])
+                cited_hit = cited_hit or definition_hits[d.id] != []
+            if hits != [] or cited_hit:
                 c.decision = Decision(Verdict.WITHHOLD, (*c.decision.reasons, Reason.GATE_HIT))
                 c.body = None
                 c.stopped_at = "gate"
-                alerts.extend((c, f) for f in fields)
         if alerts:
-            at_us = to_micros(ctx.at)
-            with self.db.write() as conn:
-                for c, f in alerts:
-                    releases_store.add_alert(
-                        conn, at_us=at_us, partner=ctx.partner, stix_id=c.stix_id, version=c.version,
-                        field=f, channel=ctx.channel,
-                    )
-                    self.ledger.alert(
-                        conn, time=ctx.at, partner=ctx.partner, object_id=c.stix_id, version=c.version, field=f
-                    )
+            self._alert(ctx, alerts)
+
+    def _scan(self, body: bytes, what: str, ctx: Context) -> list[str] | None:
+        """The fields of ``body`` the gate hit ([] when clean), None on any gate error."""
+        try:
+            hits = self.gate(body)
+        except Exception:
+            log.exception("gate error on %s for %s", what, ctx.partner)
+            return None
+        return sorted({getattr(h, "field", "$") for h in hits})
+
+    def _alert(self, ctx: Context, alerts: Sequence[tuple[str, str, str]]) -> None:
+        at_us = to_micros(ctx.at)
+        with self.db.write() as conn:
+            for stix_id, version, f in alerts:
+                releases_store.add_alert(
+                    conn, at_us=at_us, partner=ctx.partner, stix_id=stix_id, version=version, field=f,
+                    channel=ctx.channel,
+                )
+                self.ledger.alert(conn, time=ctx.at, partner=ctx.partner, object_id=stix_id, version=version, field=f)
 
     def _record(self, ctx: Context, cands: list[Candidate]) -> None:
         if not ctx.record:
@@ -318,15 +362,32 @@ class ReleasePipeline:
                     channel=ctx.channel,
                     at_us=at_us,
                 )
-                c.release_id, first = releases_store.record(conn, event)
-                if first:
-                    c.ledger_seq = self.ledger.release(
-                        conn, time=ctx.at, partner=ctx.partner, object_id=c.stix_id, version=c.version,
-                        sha256=event.sha256, verdict=event.verdict, reasons=c.decision.reasons,
-                    )
-                    releases_store.set_ledger_seq(conn, c.release_id, c.ledger_seq)
-                else:
-                    c.ledger_seq = releases_store.ledger_seq_of(conn, c.release_id)
+                c.release_id, c.ledger_seq = self._record_one(conn, ctx, event, c.decision.reasons)
+            if ctx.channel in DEFINITION_CHANNELS:
+                sent = {d.id: d for c in cands for d in c.definition_bodies}
+                self._record_definitions(conn, ctx, [sent[k] for k in sorted(sent)])
+
+    def _record_one(self, conn: Any, ctx: Context, event: releases_store.ReleaseEvent,
+                    reasons: Sequence[str]) -> tuple[int, int]:
+        """The release record and its ledger entry (made at the first delivery of these bytes)."""
+        release_id, first = releases_store.record(conn, event)
+        if not first:
+            return release_id, releases_store.ledger_seq_of(conn, release_id)
+        ledger_seq = self.ledger.release(
+            conn, time=ctx.at, partner=ctx.partner, object_id=event.stix_id, version=event.version,
+            sha256=event.sha256, verdict=event.verdict, reasons=tuple(reasons),
+        )
+        releases_store.set_ledger_seq(conn, release_id, ledger_seq)
+        return release_id, ledger_seq
+
+    def _record_definitions(self, conn: Any, ctx: Context, definitions: Sequence[Definition]) -> None:
+        at_us = to_micros(ctx.at)
+        for d in definitions:
+            event = releases_store.ReleaseEvent(
+                partner=ctx.partner, stix_id=d.id, version=d.version, sha256=hashlib.sha256(d.body).hexdigest(),
+                verdict=Verdict.RELEASE.name, reasons="", channel=ctx.channel, at_us=at_us,
+            )
+            self._record_one(conn, ctx, event, ())
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
@@ -353,7 +414,7 @@ class ReleasePipeline:
             verdict=c.decision.verdict if released or c.decision.verdict is Verdict.HOLD else Verdict.WITHHOLD,
             reasons=c.decision.reasons,
             body=c.body if released else None,
-            definitions=tuple(c.definitions) if released else (),
+            definitions=c.definition_bodies if released else (),
             release_id=c.release_id,
             ledger_seq=c.ledger_seq,
         )

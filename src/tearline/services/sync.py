@@ -38,7 +38,6 @@ from tearline.store import sync as store
 from tearline.store.engine import Database
 
 if TYPE_CHECKING:
-    from tearline.bootstrap import Node
     from tearline.services.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -312,21 +311,6 @@ class Federation:
             for p in store.list_peers(conn):
                 out.extend(store.get_health(conn, p.code, d) for d in ("pull", "push"))
         return out
-
-
-def federation_of(node: Node, *, stop: threading.Event | None = None) -> Federation:
-    """The federation services over one node's services (the composition root does not know them yet).
-
-    ``stop`` (the background sync's) ends a pull after the page in hand: its cursor is saved, so the
-    next pull goes on from there; and a push after the batch in hand: what was not posted stays
-    unconfirmed, so the next push sends it."""
-    from tearline.services.sync_pull import Puller
-    from tearline.services.sync_push import Pusher
-
-    peers = Peers(node.db, node.clock, node.vault)
-    puller = Puller(node.db, node.clock, node.intake, node.info, stop=stop)
-    pusher = Pusher(node.db, node.clock, node.decisions, node.release, stop=stop)
-    return Federation(node.db, node.clock, peers, puller.pull, pusher.push)
 
 
 def sync_forever(

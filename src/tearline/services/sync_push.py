@@ -22,13 +22,12 @@ from typing import Any
 
 import httpx
 
-from tearline.canonical import dumps, to_micros
+from tearline.canonical import to_micros
 from tearline.clock import Clock
 from tearline.errors import NotFound
 from tearline.services.decisions import Decisions
 from tearline.services.release import Outcome, ReleasePipeline
 from tearline.services.sync import Peer, PeerClient, PeerError, RunReport
-from tearline.store import pages
 from tearline.store import sync as store
 from tearline.store.engine import Database
 
@@ -73,9 +72,8 @@ class Pusher:
         seqs = self.candidates(code, unconfirmed=False)
         out: list[Outcome] = []
         for start in range(0, len(seqs), self.batch):
-            with self.db.read() as conn:
-                rows = pages.full_rows(conn, seqs[start : start + self.batch])
-            out.extend(o for o in self.release.release(code, rows, channel="preview") if o.body is not None)
+            out.extend(o for o in self.release.release(code, seqs[start : start + self.batch], channel="preview")
+                       if o.body is not None)
         return out
 
     def push(self, peer: Peer, *, transport: httpx.BaseTransport | None = None) -> RunReport:
@@ -94,9 +92,7 @@ class Pusher:
                 if start and self._stopping():
                     # what was posted is marked; the rest are still unconfirmed candidates
                     break
-                with self.db.read() as conn:
-                    rows = pages.full_rows(conn, seqs[start : start + self.batch])
-                outs = self.release.release(peer.code, rows, channel="push")
+                outs = self.release.release(peer.code, seqs[start : start + self.batch], channel="push")
                 sent = [o for o in outs if o.body is not None]
                 report.withheld += len(outs) - len(sent)
                 for part in _split(sent, max_bytes):
@@ -104,13 +100,13 @@ class Pusher:
         return report
 
     def _post(self, client: PeerClient, url: str, code: str, outs: Sequence[Outcome], report: RunReport) -> None:
-        defs: dict[str, dict[str, Any]] = {}
+        defs: dict[str, bytes] = {}
         for o in outs:
             for d in o.definitions:
-                defs.setdefault(d["id"], d)
+                defs.setdefault(d.id, d.body)
         for o in outs:  # a definition that goes in this envelope as an object is not sent twice
             defs.pop(o.stix_id, None)
-        body = _envelope([o.body for o in outs if o.body is not None], [dumps(defs[k]) for k in sorted(defs)])
+        body = _envelope([o.body for o in outs if o.body is not None], [defs[k] for k in sorted(defs)])
         resp = client.request("POST", url, content=body, headers={"Content-Type": "application/taxii+json;version=2.1"})
         status = client.json(resp, "add objects")
         status = self._follow(client, status)
@@ -164,7 +160,7 @@ def _split(outs: Sequence[Outcome], max_bytes: int) -> list[list[Outcome]]:
     cur: list[Outcome] = []
     size = 0
     for o in outs:
-        n = len(o.body or b"") + 1 + sum(len(dumps(d)) for d in o.definitions)
+        n = len(o.body or b"") + 1 + sum(len(d.body) + 1 for d in o.definitions)
         if cur and size + n > budget:
             parts.append(cur)
             cur, size = [], 0

@@ -115,16 +115,6 @@ def versions_of_ids(
     return out
 
 
-def full_rows(conn: Connection, seqs: Sequence[int]) -> list[object]:
-    """Whole stored rows (with ``body`` and label columns) for the release pipeline, by ``seq``."""
-    out: list[object] = []
-    ordered = sorted(set(seqs))
-    for start in range(0, len(ordered), 500):
-        part = ordered[start : start + 500]
-        out.extend(conn.execute(select(objects).where(objects.c.seq.in_(part)).order_by(objects.c.seq)))
-    return out
-
-
 def delete_versions(conn: Connection, collection_id: str, seqs: Sequence[int]) -> int:
     """Delete stored versions of one collection by ``seq``; returns how many went (and bumps the
     change epoch in the same transaction when any did)."""

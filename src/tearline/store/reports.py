@@ -124,6 +124,11 @@ def _from_partner() -> ColumnElement[str]:
     return func.coalesce(objects.c.posted_by, objects.c.originator)
 
 
+def _released_objects() -> ColumnElement[bool]:
+    """Releases of objects (the definitions recorded as they go out with them aside)."""
+    return releases.c.verdict.in_(RELEASED) & ~releases.c.stix_id.startswith("marking-definition--")
+
+
 class Reports:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -133,7 +138,7 @@ class Reports:
         end = start + days * DAY_US
         rel_day = ((releases.c.first_us - start) // DAY_US).label("d")
         q_rel = select(rel_day, func.count()).where(
-            releases.c.first_us >= start, releases.c.first_us < end, releases.c.verdict.in_(RELEASED)
+            releases.c.first_us >= start, releases.c.first_us < end, _released_objects()
         )
         obj_day = ((objects.c.date_added_us - start) // DAY_US).label("d")
         q_obj = select(obj_day, func.count()).where(
@@ -151,7 +156,7 @@ class Reports:
         """Per partner: object versions received from it (posted by it or originated by it) and
         object versions released to it, sorted by partner code."""
         q_in = select(_from_partner().label("p"), func.count()).where(_from_partner().is_not(None))
-        q_out = select(releases.c.partner, func.count()).where(releases.c.verdict.in_(RELEASED))
+        q_out = select(releases.c.partner, func.count()).where(_released_objects())
         if since is not None:
             q_in = q_in.where(objects.c.date_added_us >= to_micros(since))
             q_out = q_out.where(releases.c.first_us >= to_micros(since))

@@ -293,9 +293,11 @@ def received_rows(conn: Connection, since_us: int | None) -> Iterator[tuple[str,
 
 
 def released_rows(conn: Connection, since_us: int | None) -> Iterator[tuple[str, int, str, str]]:
-    """(partner, first release us, stix id, version) of every distinct version released."""
+    """(partner, first release us, stix id, version) of every distinct version released (marking
+    definitions, recorded when they go out with objects, aside)."""
     q = select(releases.c.partner, releases.c.first_us, releases.c.stix_id, releases.c.version).where(
-        releases.c.verdict.in_(("RELEASE", "RELEASE_TEARLINE"))
+        releases.c.verdict.in_(("RELEASE", "RELEASE_TEARLINE")),
+        ~releases.c.stix_id.startswith("marking-definition--"),
     )
     if since_us is not None:
         q = q.where(releases.c.first_us >= since_us)

@@ -1,15 +1,15 @@
-"""The web application factory: ``create_app(node) -> Starlette``. No module-level app.
+"""The web application factory: ``create_app(taxii) -> Starlette``. No module-level app.
 
 Routes: TAXII 2.1 discovery at ``/taxii2/`` and one API root (``/api/``), plus the routes the caller
 passes (the ledger endpoints and the UI, wired by :mod:`tearline.asgi`, which also holds the
-``from_env`` factory that ``tearline serve --workers N`` gives uvicorn).
+``from_env`` factory that ``tearline serve --workers N`` gives uvicorn). The app is given the TAXII
+service the composition root built, never the node, a database handle or the vault.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import anyio.to_thread
 from starlette.applications import Starlette
@@ -18,33 +18,29 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
+from tearline.services.taxii import TaxiiService
 from tearline.web.heap import HeapTrimmer
 from tearline.web.taxii import errors as taxii_errors
 from tearline.web.taxii.routes import routes as taxii_routes
-from tearline.web.taxii.service import Config, Taxii
 
 TAXII_PREFIXES = ("/taxii2", "/api")
 
-if TYPE_CHECKING:  # the web layer never imports the composition root at run time
-    from tearline.bootstrap import Node
-
 
 def create_app(
-    node: Node,
+    service: TaxiiService,
     *,
-    config: Config | None = None,
     threads: int = 6,
-    close_node: bool = False,
+    on_close: Callable[[], None] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     trim_every_s: float | None = None,
 ) -> Starlette:
     """Build the app for one open node. ``threads`` bounds the threads that touch the database: a
     request may hold two pooled connections at once (its read and the pipeline's), so it stays below
-    half the default SQLAlchemy pool (5 + 10 overflow). ``trim_every_s``: while the app runs, give
+    half the default SQLAlchemy pool (5 + 10 overflow). ``on_close`` runs when the app stops (a
+    served worker closes its node). ``trim_every_s``: while the app runs, give
     the process's free heap memory back to the system this often (:mod:`tearline.web.heap`; for a
     serving process, which owns its allocator, not for an app inside another program)."""
-    cfg = config or Config(page_limit=node.settings.page_limit, max_body_bytes=node.settings.max_body_bytes)
-    service = Taxii(node, cfg)
+    cfg = service.config
     trimmer = HeapTrimmer(trim_every_s) if trim_every_s is not None else None
 
     @contextlib.asynccontextmanager
@@ -58,8 +54,8 @@ def create_app(
             if trimmer is not None:
                 trimmer.stop()
             service.close()  # write the repeat-delivery counts still held in memory
-            if close_node:
-                node.close()
+            if on_close is not None:
+                on_close()
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith(TAXII_PREFIXES):
@@ -73,6 +69,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.taxii = service
-    app.state.node = node
     app.state.heap = trimmer
     return app

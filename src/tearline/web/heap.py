@@ -1,7 +1,7 @@
 """Giving a serving process's free heap memory back to the system (glibc only).
 
-A worker keeps answers (:class:`tearline.web.taxii.serving.ReleaseCache`,
-:class:`tearline.web.taxii.responses.ResponseCache`): tens of thousands of object bodies of a few
+A worker keeps answers (:class:`tearline.services.serving.ReleaseCache`,
+:class:`tearline.services.answers.ResponseCache`): tens of thousands of object bodies of a few
 KB each, allocated one by one between the short-lived allocations of the requests that made them
 (rows read, pipeline intermediates, page envelopes). When those requests end, their memory is free
 but lies in holes between kept bodies, so glibc cannot shrink its heap and the process's resident

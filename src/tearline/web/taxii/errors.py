@@ -16,46 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tearline.canonical import dumps
-from tearline.errors import TearlineError
+from tearline.errors import TITLES, TaxiiError, TearlineError, not_found
 from tearline.web.taxii.media import TAXII_21
 
 log = logging.getLogger(__name__)
 
-TITLES = {
-    400: "bad request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not found",
-    405: "method not allowed",
-    406: "not acceptable",
-    413: "request entity too large",
-    415: "unsupported media type",
-    422: "unprocessable entity",
-    429: "too many requests",
-    500: "internal error",
-    503: "service unavailable",
-}
-
-
-class TaxiiError(Exception):
-    """An error answered as a TAXII error message resource."""
-
-    def __init__(
-        self,
-        status: int,
-        description: str,
-        *,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.code = code or TITLES.get(status, "error").replace(" ", "_")
-        self.headers = headers or {}
-        self.details = details
-
+__all__ = ["TITLES", "TaxiiError", "error_body", "error_response", "not_found", "on_http_error", "on_tearline_error"]
 
 def error_body(status: int, description: str, code: str, details: dict[str, Any] | None = None) -> bytes:
     body: dict[str, Any] = {
@@ -78,12 +44,6 @@ def error_response(exc: TaxiiError) -> Response:
     )
 
 
-# A withheld object, a foreign inbox and a missing one all answer with exactly these bytes.
-NOT_FOUND = TaxiiError(404, "no such resource", code="not_found")
-
-
-def not_found() -> TaxiiError:
-    return TaxiiError(NOT_FOUND.status, NOT_FOUND.description, code=NOT_FOUND.code)
 
 
 async def on_taxii_error(request: Request, exc: Exception) -> Response:

@@ -9,13 +9,11 @@ fields are a 400 (the specification lets a server refuse filters it does not sup
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
 from tearline.canonical import parse_timestamp, to_micros
-from tearline.store.pages import Match
-from tearline.web.taxii.cursor import digest
+from tearline.services.serving import Filters, Match, VersionFilter
 from tearline.web.taxii.errors import TaxiiError
 
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -23,33 +21,6 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}--[0-9a-fA-F-]{36}$")
 _SPEC = re.compile(r"^[0-9]\.[0-9]{1,2}$")
 _KNOWN = {"added_after", "limit", "next", "match[id]", "match[type]", "match[version]", "match[spec_version]"}
 MAX_VALUES = 100
-
-
-@dataclass(frozen=True)
-class VersionFilter:
-    """``match[version]``: which versions of each id (among those the partner may see)."""
-
-    first: bool = False
-    last: bool = True
-    all: bool = False
-    at_us: tuple[int, ...] = ()
-
-    @property
-    def grouped(self) -> bool:
-        """Whether choosing needs the other versions of an id (anything but plain ``all``)."""
-        return not self.all
-
-
-@dataclass(frozen=True)
-class Filters:
-    match: Match
-    versions: VersionFilter
-    limit: int
-    next: str | None
-
-    def digest(self) -> str:
-        m, v = self.match, self.versions
-        return digest(m.ids, m.types, m.spec_versions, m.added_after_us, v.first, v.last, v.all, v.at_us)
 
 
 def _bad(text: str) -> TaxiiError:

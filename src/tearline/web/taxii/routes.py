@@ -18,23 +18,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tearline.canonical import dumps, format_timestamp, from_micros, to_micros
+from tearline.canonical import dumps, format_timestamp, from_micros
 from tearline.errors import TearlineError
+from tearline.services.answers import Cached, Key
 from tearline.services.decisions import Stamp
-from tearline.store.pages import LightRow
+from tearline.services.serving import Item
+from tearline.services.taxii import Page, TaxiiService
 from tearline.web.taxii import filters as filters_mod
-from tearline.web.taxii.cursor import BadCursor
 from tearline.web.taxii.errors import TaxiiError, error_response, not_found, on_tearline_error
 from tearline.web.taxii.media import STIX_21, TAXII_21, acceptable, sendable
-from tearline.web.taxii.responses import Cached, Key
-from tearline.web.taxii.service import Taxii
-from tearline.web.taxii.serving import Item, window
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 
-def _taxii(request: Request) -> Taxii:
-    service: Taxii = request.app.state.taxii
+def _taxii(request: Request) -> TaxiiService:
+    service: TaxiiService = request.app.state.taxii
     return service
 
 
@@ -44,7 +42,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 def kept(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """:func:`endpoint`, and a 200 answer to a GET is kept whole (:mod:`tearline.web.taxii.responses`)
+    """:func:`endpoint`, and a 200 answer to a GET is kept whole (:mod:`tearline.services.answers`)
     and served again while the partner's change stamp holds. The stamp is taken before the handler
     runs, and the handler reads the node as of the stamp's time (``request.state.stamp``)."""
     return _wrap(handler, keep=True)
@@ -99,7 +97,8 @@ def _wrap(handler: Handler, *, keep: bool) -> Callable[[Request], Awaitable[Resp
     return run
 
 
-async def _lookup(service: Taxii, args: tuple[str | None, str, str, str, str]) -> tuple[str, Stamp, Key, Cached | None]:
+async def _lookup(service: TaxiiService,
+                  args: tuple[str | None, str, str, str, str]) -> tuple[str, Stamp, Key, Cached | None]:
     found = service.lookup(*args, quick=True)  # on the loop: the epoch read alone (SQLite)
     if found is None:
         found = await run_in_threadpool(service.lookup, *args)
@@ -127,45 +126,15 @@ def _stamp_of(request: Request) -> Stamp | None:
     return stamp
 
 
-def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(value), status_code=status, media_type=TAXII_21, headers=headers)
-
-
 def _stamp(us: int) -> str:
     return format_timestamp(from_micros(us))
 
 
-def _added_headers(rows: Sequence[LightRow]) -> dict[str, str]:
-    if not rows:
-        return {}
-    return {
-        "X-TAXII-Date-Added-First": _stamp(min(r.date_added_us for r in rows)),
-        "X-TAXII-Date-Added-Last": _stamp(max(r.date_added_us for r in rows)),
-    }
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(value), status_code=status, media_type=TAXII_21, headers=headers)
 
 
-def _paged(service: Taxii, partner: str, scope: str, flt: filters_mod.Filters) -> Any:
-    if flt.next is None:
-        return None
-    try:
-        return service.cursors.decode(flt.next, partner, scope, flt.digest())
-    except BadCursor:
-        raise TaxiiError(400, "the `next` value is not a cursor of this request", code="bad_cursor") from None
-
-
-def _next(service: Taxii, partner: str, scope: str, flt: filters_mod.Filters, rows: Sequence[LightRow],
-          more: bool) -> dict[str, Any]:
-    """``more`` and the cursor past the last row of the page read. The rows are those read, not
-    only those sent: when the gate withholds the last of them at delivery (a term added since the
-    page was chosen), the next page still starts after it, and a page whose every row was withheld
-    still carries a ``next`` for a client to follow. The position is sealed in the cursor."""
-    head: dict[str, Any] = {"more": more}
-    if more and rows:
-        head["next"] = service.cursors.encode(partner, scope, flt.digest(), rows[-1].position)
-    return head
-
-
-def _query(request: Request, service: Taxii, *, versions: bool = True) -> filters_mod.Filters:
+def _query(request: Request, service: TaxiiService, *, versions: bool = True) -> filters_mod.Filters:
     return filters_mod.parse(request.query_params, page_limit=service.config.page_limit, versions=versions)
 
 
@@ -176,7 +145,7 @@ async def discovery(request: Request, partner: str) -> Response:
     service = _taxii(request)
     base = str(request.base_url).rstrip("/")
     root = base + service.config.api_root
-    info = service.node.info
+    info = service.info
     return _json({
         "title": f"tearline {info.name}",
         "description": f"TAXII 2.1 server of node {info.code}; each partner sees what its profile releases",
@@ -190,7 +159,7 @@ async def api_root(request: Request, partner: str) -> Response:
     """Get API Root Information (TAXII 2.1 §4.2)."""
     service = _taxii(request)
     return _json({
-        "title": f"tearline {service.node.info.code}",
+        "title": f"tearline {service.info.code}",
         "description": "collections of this node",
         "versions": [TAXII_21],
         "max_content_length": service.config.max_body_bytes,
@@ -228,23 +197,6 @@ async def collection(request: Request, partner: str) -> Response:
 
 
 # -- §5.3, §5.4 ---------------------------------------------------------------------------------------
-def _collection_page(service: Taxii, partner: str, key: str, flt: filters_mod.Filters, kind: str,
-                     stamp: Stamp | None = None) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
-    row = service.collection(partner, key)
-    scope = f"{kind}:{row.id}"
-    after = _paged(service, partner, scope, flt)
-    reader = service.reader(partner, stamp=stamp)
-    with service.node.db.read() as conn:
-        rows, more = reader.page(conn, row.id, flt.match, flt.versions, after=after, limit=flt.limit)
-        head = _next(service, partner, scope, flt, rows, more)  # past every row read, sent or not
-        if kind == "objects":
-            items: list[Any] = reader.deliver(conn, rows)
-            rows = [i.row for i in items]
-        else:
-            items = rows
-    return head, items, _added_headers(rows)
-
-
 def _envelope(head: dict[str, Any], bodies: Sequence[bytes]) -> bytes:
     """An envelope around pre-rendered object bytes (keys in sorted order, like ``dumps``)."""
     start = orjson.dumps(head)[:-1]
@@ -254,17 +206,14 @@ def _envelope(head: dict[str, Any], bodies: Sequence[bytes]) -> bytes:
 LEDGER_HEADER = "X-Tearline-Ledger-Entries"
 
 
-def _delivered(request: Request, service: Taxii, head: dict[str, Any], items: Sequence[Item],
-               headers: dict[str, str]) -> Response:
+def _delivered(request: Request, service: TaxiiService, page: Page) -> Response:
     """An objects envelope of released bytes, naming the ledger entry that recorded each object
     (in ``objects`` order); repeats of earlier deliveries are counted."""
-    repeats = [i.release_id for i in items if i.repeat]
-    if repeats:
-        stamp = _stamp_of(request)
-        service.deliveries.add(repeats, stamp.at_us if stamp else to_micros(service.node.clock.now()))
+    items: Sequence[Item] = page.items
+    service.count_repeats(items, _stamp_of(request))
     request.state.release_ids = [i.release_id for i in items]
-    headers = {**headers, LEDGER_HEADER: ",".join(str(i.ledger_seq) for i in items)}
-    return Response(_envelope(head, [i.body for i in items]), media_type=TAXII_21, headers=headers)
+    headers = {**page.headers, LEDGER_HEADER: ",".join(str(i.ledger_seq) for i in items)}
+    return Response(_envelope(page.head, [i.body for i in items]), media_type=TAXII_21, headers=headers)
 
 
 @kept
@@ -272,14 +221,14 @@ async def manifest(request: Request, partner: str) -> Response:
     """Get Object Manifests (TAXII 2.1 §5.3): one record per chosen version the partner may see."""
     service = _taxii(request)
     flt = _query(request, service)
-    head, rows, headers = await run_in_threadpool(
-        _collection_page, service, partner, request.path_params["collection_id"], flt, "manifest", _stamp_of(request)
+    page = await run_in_threadpool(
+        service.collection_page, partner, request.path_params["collection_id"], flt, "manifest", _stamp_of(request)
     )
-    head["objects"] = [
+    page.head["objects"] = [
         {"date_added": _stamp(r.date_added_us), "id": r.stix_id, "media_type": STIX_21, "version": r.version}
-        for r in rows
+        for r in page.items
     ]
-    return _json(head, headers=headers)
+    return _json(page.head, headers=page.headers)
 
 
 async def objects(request: Request) -> Response:
@@ -294,10 +243,10 @@ async def get_objects(request: Request, partner: str) -> Response:
     """Get Objects (TAXII 2.1 §5.4): an envelope of released bytes, a keyset page at a time."""
     service = _taxii(request)
     flt = _query(request, service)
-    head, items, headers = await run_in_threadpool(
-        _collection_page, service, partner, request.path_params["collection_id"], flt, "objects", _stamp_of(request)
+    page = await run_in_threadpool(
+        service.collection_page, partner, request.path_params["collection_id"], flt, "objects", _stamp_of(request)
     )
-    return _delivered(request, service, head, items, headers)
+    return _delivered(request, service, page)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -326,37 +275,16 @@ async def add_objects(request: Request, partner: str) -> Response:
     service = _taxii(request)
     if not sendable(request.headers.get("content-type")):
         raise TaxiiError(415, "the body must be `application/taxii+json;version=2.1`")
-    row = await run_in_threadpool(service.collection, partner, request.path_params["collection_id"])
-    if not service.writable(row, partner):
+    key = request.path_params["collection_id"]
+    row = await run_in_threadpool(service.collection, partner, key)
+    if not service.writable(row, partner):  # before the body is read
         raise TaxiiError(403, "this collection cannot be written to", code="read_only")
     body = await _read_body(request, service.config.max_body_bytes)
-    data = await run_in_threadpool(service.add_objects, partner, row, body)
+    data = await run_in_threadpool(service.add_objects, partner, key, body)
     return Response(data, status_code=202, media_type=TAXII_21)
 
 
 # -- §5.6, §5.7, §5.8 ---------------------------------------------------------------------------------
-def _object_versions(service: Taxii, partner: str, key: str, stix_id: str, flt: filters_mod.Filters,
-                     kind: str, stamp: Stamp | None = None) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
-    if flt.match.ids or flt.match.types:
-        raise TaxiiError(400, "`match[id]` and `match[type]` do not apply to one object", code="bad_filter")
-    row = service.collection(partner, key)
-    scope = f"{kind}:{row.id}:{stix_id}"
-    after = _paged(service, partner, scope, flt)
-    reader = service.reader(partner, stamp=stamp)
-    with service.node.db.read() as conn:
-        visible = reader.of_id(conn, row.id, stix_id, flt.match.spec_versions)
-        if not visible:
-            raise not_found()  # withheld and absent answer alike
-        chosen = reader.choose(visible, flt.versions)
-        rows, more = window([r for r in visible if r.seq in chosen], flt.match, after, flt.limit)
-        head = _next(service, partner, scope, flt, rows, more)  # past every row read, sent or not
-        items: list[Any] = rows
-        if kind == "object":
-            items = reader.deliver(conn, rows)
-            rows = [i.row for i in items]
-    return head, items, _added_headers(rows)
-
-
 def _object_id(request: Request) -> str:
     stix_id: str = request.path_params["object_id"]
     if len(stix_id) > 160:
@@ -378,24 +306,19 @@ async def get_object(request: Request, partner: str) -> Response:
     flt = _query(request, service)
     oid = _object_id(request)
     try:
-        head, items, headers = await run_in_threadpool(
-            _object_versions, service, partner, request.path_params["collection_id"], oid, flt, "object",
+        page = await run_in_threadpool(
+            service.object_versions, partner, request.path_params["collection_id"], oid, flt, "object",
             _stamp_of(request),
         )
     except TaxiiError as exc:
         if exc.status != 404 or not oid.startswith("marking-definition--"):
             raise
         # the node's own marking definitions, as far as this partner may know the label they spell
-        body = await run_in_threadpool(_definition, service, partner, request.path_params["collection_id"], oid)
+        body = await run_in_threadpool(service.definition, partner, request.path_params["collection_id"], oid)
         if body is None:
             raise
         return Response(_envelope({"more": False}, [body]), media_type=TAXII_21)
-    return _delivered(request, service, head, items, headers)
-
-
-def _definition(service: Taxii, partner: str, collection: str, definition_id: str) -> bytes | None:
-    service.collection(partner, collection)  # an unreadable collection stays absent
-    return service.node.release.definition(partner, definition_id)
+    return _delivered(request, service, page)
 
 
 @endpoint
@@ -405,9 +328,9 @@ async def delete_object(request: Request, partner: str) -> Response:
     flt = _query(request, service)
     if flt.match.ids or flt.match.types or flt.match.added_after_us is not None or flt.next:
         raise TaxiiError(400, "only `match[version]` and `match[spec_version]` apply to a delete", code="bad_filter")
-    row = await run_in_threadpool(service.collection, partner, request.path_params["collection_id"])
     await run_in_threadpool(
-        service.delete_object, partner, row, _object_id(request), flt.versions, flt.match.spec_versions
+        service.delete_object, partner, request.path_params["collection_id"], _object_id(request), flt.versions,
+        flt.match.spec_versions,
     )
     return Response(b"", status_code=200)
 
@@ -417,12 +340,12 @@ async def versions(request: Request, partner: str) -> Response:
     """Get Object Versions (TAXII 2.1 §5.8): the versions of one id this partner may see."""
     service = _taxii(request)
     flt = _query(request, service, versions=False)
-    head, rows, headers = await run_in_threadpool(
-        _object_versions, service, partner, request.path_params["collection_id"], _object_id(request), flt,
+    page = await run_in_threadpool(
+        service.object_versions, partner, request.path_params["collection_id"], _object_id(request), flt,
         "versions", _stamp_of(request),
     )
-    head["versions"] = [r.version for r in rows]
-    return _json(head, headers=headers)
+    page.head["versions"] = [r.version for r in page.items]
+    return _json(page.head, headers=page.headers)
 
 
 def routes(root_path: str = "/api/") -> list[BaseRoute]:

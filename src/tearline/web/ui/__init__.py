@@ -18,9 +18,9 @@ from starlette.templating import Jinja2Templates
 
 from tearline.web.ui import explore, pages
 from tearline.web.ui.auth import login_page, logout
-from tearline.web.ui.deps import UiDeps, session_secret, ui_deps
+from tearline.web.ui.deps import UiDeps
 
-__all__ = ["UiDeps", "create_ui", "session_secret", "ui_deps"]
+__all__ = ["UiDeps", "create_ui"]
 
 HERE = Path(__file__).parent
 COOKIE = "tearline_ui"

@@ -19,8 +19,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from tearline.errors import TaxiiError
 from tearline.services.trust import hash_token
-from tearline.web.taxii.errors import TaxiiError
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="tearline"'}
 _DUMMY = "0" * 64

@@ -36,22 +36,50 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from tearline.model.releases import Verdict
+from tearline.services.cursors import digest
+from tearline.services.decisions import Decisions
+from tearline.services.gate import Gate
+from tearline.services.index import IndexCache, VisibleIndex
+from tearline.services.release import ReleasePipeline
 from tearline.store import pages
 from tearline.store.pages import LightRow, Match, Position
-from tearline.web.taxii.filters import VersionFilter
-from tearline.web.taxii.index import IndexCache, VisibleIndex
 
 Stamp = tuple[int, int, str, int]  # profile version, decision generation, term version, expiry
 LISTED = b""  # the body of a listing entry: released, bytes not kept (a release is never empty)
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # the web layer never imports the composition root at run time
-    from tearline.bootstrap import Node
+
+
+@dataclass(frozen=True)
+class VersionFilter:
+    """``match[version]``: which versions of each id (among those the partner may see)."""
+
+    first: bool = False
+    last: bool = True
+    all: bool = False
+    at_us: tuple[int, ...] = ()
+
+    @property
+    def grouped(self) -> bool:
+        """Whether choosing needs the other versions of an id (anything but plain ``all``)."""
+        return not self.all
+
+
+@dataclass(frozen=True)
+class Filters:
+    match: Match
+    versions: VersionFilter
+    limit: int
+    next: str | None
+
+    def digest(self) -> str:
+        m, v = self.match, self.versions
+        return digest(m.ids, m.types, m.spec_versions, m.added_after_us, v.first, v.last, v.all, v.at_us)
 
 
 class Entry(NamedTuple):
@@ -156,21 +184,21 @@ class Item:
 class PartnerReader:
     """One request's reading of the node as one partner sees it, at one instant."""
 
-    def __init__(self, node: Node, cache: ReleaseCache, partner: str, at: datetime,
-                 indexes: IndexCache | None = None, *, refresh_gate: bool = True,
+    def __init__(self, decisions: Decisions, gate: Gate, release: ReleasePipeline, cache: ReleaseCache,
+                 partner: str, at: datetime, indexes: IndexCache | None = None, *, refresh_gate: bool = True,
                  expires_us: int | None = None) -> None:
-        self.node = node
+        self.release = release
         self.cache = cache
         self.indexes = indexes or IndexCache()
         self.partner = partner
         self.at = at
         expiry = -1 if expires_us is None else expires_us  # the next time-based change (embargo)
         try:
-            view = node.decisions.view(partner, at=at)
+            view = decisions.view(partner, at=at)
             self.view: object = view
             if refresh_gate:  # new protected terms invalidate every cached outcome
-                node.gate.refresh()
-            self.stamp: Stamp = (view.profile.version, view.generation, node.gate.version or "", expiry)
+                gate.refresh()
+            self.stamp: Stamp = (view.profile.version, view.generation, gate.version or "", expiry)
             self._released = view.released
         except LookupError:
             self.view = _NoView()
@@ -195,8 +223,7 @@ class PartnerReader:
             else:
                 result[r.seq] = entry
         if need:
-            full = pages.full_rows(conn, need)
-            for out in self.node.release.release(self.partner, full, channel="taxii", at=self.at, record=deliver):
+            for out in self.release.release(self.partner, need, channel="taxii", at=self.at, record=deliver):
                 entry = Entry(self.stamp, out.body, deliver, out.release_id, out.ledger_seq)
                 result[out.seq] = entry
                 if out.body is not None or out.verdict is Verdict.WITHHOLD:
