@@ -1,26 +1,79 @@
-"""The one door out, walked: every object a partner receives over every egress route (TAXII objects,
-object by id, versions; export; preview) is byte for byte an outcome of the release pipeline for
-that partner."""
+"""The one door out, walked from the routes: every route of the served app is either an egress route
+(it returns object or marking-definition bytes) or says why it is not; each egress route is driven
+here for several partners, and every object and definition byte it returned is an outcome of the
+release pipeline for that partner and is recorded in the ledger. Export (objects and the
+definitions it carries) is held to the same; a preview (an operator's view, nothing sent to a
+partner) must be pipeline bytes, and is not recorded.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 from rich.console import Console
+from starlette.routing import BaseRoute, Mount, Route
 
 from tearline.asgi import build_app
 from tearline.bootstrap import open_node
 from tearline.canonical import dumps
 from tearline.demo.run import run_demo
 from tearline.settings import Settings
+from tearline.store.ledger import iter_leaves
 
 TAXII = "application/taxii+json;version=2.1"
+OBJECTS = "/api/collections/{collection_id}/objects/"
+OBJECT = "/api/collections/{collection_id}/objects/{object_id}/"
+EGRESS = {OBJECTS, OBJECT}  # routes whose answers carry object or definition bytes
+NOT_EGRESS = {
+    "/taxii2/": "discovery: the node's name and API root",
+    "/api/": "API root information",
+    "/api/status/{status_id}/": "the status of the partner's own Add Objects request",
+    "/api/collections/": "the collections the partner may read",
+    "/api/collections/{collection_id}/": "one collection's resource",
+    "/api/collections/{collection_id}/manifest/": "ids, versions and dates of released versions, no bytes",
+    "/api/collections/{collection_id}/objects/{object_id}/versions/": "version timestamps of released versions",
+    "/ledger/v1/head": "the signed tree head: hashes",
+    "/ledger/v1/proof/inclusion": "proof hashes of the partner's own leaves",
+    "/ledger/v1/proof/consistency": "proof hashes",
+    "/ledger/v1/leaves": "the partner's own ledger leaves",
+    "/ui/": "operator pages behind a login: nothing reaches a partner",
+    "/ui/login": "operator login",
+    "/ui/logout": "operator logout",
+    "/ui/partners/{code}": "operator page: profile history and what-if",
+    "/ui/partners/{code}/apply": "operator action: a profile version",
+    "/ui/partners/{code}/restore": "operator action: a profile version",
+    "/ui/items": "operator search",
+    "/ui/items/{stix_id:path}": "operator page: previews (pipeline bytes, not recorded; see below)",
+    "/ui/ledger": "operator ledger explorer",
+    "/ui/ledger/api/head": "operator ledger explorer",
+    "/ui/ledger/api/proof/inclusion": "operator ledger explorer",
+    "/ui/ledger/api/proof/consistency": "operator ledger explorer",
+    "/ui/ledger/api/leaves": "operator ledger explorer",
+    "/ui/vault": "operator page: source summaries, never identities",
+    "/ui/static": "stylesheets and scripts",
+}
+PARTNERS = ["USA", "JPN", "DEU"]
+
+
+def _paths(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:
+    for r in routes:
+        if isinstance(r, Route):
+            yield prefix + r.path
+        elif isinstance(r, Mount):
+            inner = list(getattr(r, "routes", []) or [])
+            if inner:
+                yield from _paths(inner, prefix + r.path)
+            else:
+                yield prefix + r.path
 
 
 @pytest.fixture(scope="module")
@@ -32,55 +85,108 @@ def node(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     n.close()
 
 
-def test_every_egress_route_goes_through_the_pipeline(node) -> None:  # type: ignore[no-untyped-def]
+def test_every_egress_route_goes_through_the_pipeline_and_the_ledger(node) -> None:  # type: ignore[no-untyped-def]
     produced: dict[str, set[bytes]] = defaultdict(set)
-    original = node.release.release
+    release, definition = node.release.release, node.release.definition
 
-    def recording(partner, rows, **kw):  # type: ignore[no-untyped-def]
-        outcomes = original(partner, rows, **kw)
-        produced[partner].update(o.body for o in outcomes if o.body is not None)
+    def recording(partner, versions, **kw):  # type: ignore[no-untyped-def]
+        outcomes = release(partner, versions, **kw)
+        for o in outcomes:
+            if o.body is not None:
+                produced[partner].add(o.body)
+                produced[partner].update(d.body for d in o.definitions)
         return outcomes
 
-    node.release.release = recording  # instrumentation of the real pipeline, not a stand-in
-    emitted: dict[str, list[bytes]] = defaultdict(list)
-    partners = ["USA", "JPN", "DEU"]
-    tokens = {p: node.trust.rotate_token(p) for p in partners}
-    asyncio.run(_walk(node, partners, tokens, emitted, produced))
-    node.release.release = original
-    assert sum(len(v) for v in emitted.values()) > 100
-    for p in partners:
-        stray = [b for b in emitted[p] if b not in produced[p]]
-        assert not stray, f"{len(stray)} objects reached {p} without the release pipeline"
+    def recording_definition(partner, definition_id, **kw):  # type: ignore[no-untyped-def]
+        body = definition(partner, definition_id, **kw)
+        if body is not None:
+            produced[partner].add(body)
+        return body
+
+    # instrumentation of the real pipeline (every caller reaches it through these attributes)
+    node.release.release = recording
+    node.release.definition = recording_definition
+    app = build_app(node)
+    paths = set(_paths(app.routes))
+    unclassified = paths - EGRESS - NOT_EGRESS.keys()
+    assert not unclassified, f"routes neither egress nor explained: {sorted(unclassified)}"
+    assert paths >= EGRESS
+    emitted: dict[tuple[str, str], list[bytes]] = defaultdict(list)  # (phase, partner): what was sent
+    produced_at: dict[str, dict[str, set[bytes]]] = {}
+    recorded_at: dict[str, dict[str, set[str]]] = {}
+    driven: dict[str, int] = defaultdict(int)
+    tokens = {p: node.trust.rotate_token(p) for p in PARTNERS}
+    try:
+        asyncio.run(_walk(app, tokens, emitted, driven))
+        produced_at["taxii"] = {p: set(v) for p, v in produced.items()}  # each phase checked on its own
+        recorded_at["taxii"] = _recorded(node)
+        for p in PARTNERS:
+            buf = io.BytesIO()
+            node.exporter().export(p, buf)
+            for o in orjson.loads(buf.getvalue())["objects"]:
+                emitted[("export", p)].append(dumps(o))
+                driven["export"] += 1
+        produced_at["export"] = {p: set(v) for p, v in produced.items()}
+        recorded_at["export"] = _recorded(node)
+        previews = []
+        for p in PARTNERS:
+            some = next(iter(sorted(produced[p])), None)
+            assert some is not None
+            preview = node.insight.preview(p, orjson.loads(some)["id"])
+            if preview.body is not None:
+                previews.append((p, preview.body))
+    finally:
+        node.release.release, node.release.definition = release, definition
+    assert driven[OBJECTS] > 100 and driven[OBJECT] > 20 and driven["definitions"] > 0 and driven["export"] > 100
+    assert previews
+    for p, body in previews:
+        assert body in produced[p], f"a preview for {p} was not made by the pipeline"
+    for phase in ("taxii", "export"):
+        for p in PARTNERS:
+            sent, made, kept = emitted[(phase, p)], produced_at[phase][p], recorded_at[phase][p]
+            stray = [b for b in sent if b not in made]
+            assert not stray, f"{len(stray)} reached {p} by {phase} without the pipeline: {stray[0][:120]!r}"
+            unrecorded = [b for b in sent if hashlib.sha256(b).hexdigest() not in kept]
+            assert not unrecorded, f"{len(unrecorded)} reached {p} by {phase} unrecorded: {unrecorded[0][:120]!r}"
 
 
-async def _walk(node, partners, tokens, emitted, produced) -> None:  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=build_app(node))
+def _recorded(node: Any) -> dict[str, set[str]]:
+    """sha256 of every release leaf in the ledger, by partner."""
+    out: dict[str, set[str]] = defaultdict(set)
+    with node.db.read() as conn:
+        for leaf in iter_leaves(conn):
+            if leaf.kind == "release" and leaf.partner:
+                out[leaf.partner].add(orjson.loads(leaf.leaf)["sha256"])
+    return out
+
+
+async def _walk(app: Any, tokens: dict[str, str], emitted: dict[tuple[str, str], list[bytes]],
+                driven: dict[str, int]) -> None:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tearline.test") as client:
-        for p in partners:
-            h = {"Accept": TAXII, "Authorization": f"Bearer {tokens[p]}"}
+        for p, token in tokens.items():
+            h = {"Accept": TAXII, "Authorization": f"Bearer {token}"}
             colls = (await client.get("/api/collections/", headers=h)).json()["collections"]
             for c in colls:
                 base = f"/api/collections/{c['id']}"
-                url, ids = f"{base}/objects/?limit=50&match[version]=all", set()
+                url, ids, refs = f"{base}/objects/?limit=50&match[version]=all", set(), set()
                 while url:
                     r = await client.get(url, headers=h)
                     assert r.status_code == 200
                     env = r.json()
                     for o in env.get("objects", []):
-                        emitted[p].append(dumps(o))
+                        emitted[("taxii", p)].append(dumps(o))
                         ids.add(o["id"])
+                        refs.update(o.get("object_marking_refs", []))
+                        driven[OBJECTS] += 1
                     url = f"{base}/objects/?limit=50&match[version]=all&next={env['next']}" if env.get("more") else ""
                 for i in sorted(ids)[:40]:
                     for o in (await client.get(f"{base}/objects/{i}/", headers=h)).json().get("objects", []):
-                        emitted[p].append(dumps(o))
-                    assert (await client.get(f"{base}/objects/{i}/versions/", headers=h)).status_code == 200
-            buf = io.BytesIO()
-            node.exporter().export(p, buf)
-            for o in orjson.loads(buf.getvalue())["objects"]:
-                if o["type"] != "marking-definition":
-                    emitted[p].append(dumps(o))
-            some = next(iter(produced[p]), None)
-            if some is not None:
-                preview = node.insight.preview(p, orjson.loads(some)["id"])
-                if preview.body is not None:
-                    emitted[p].append(preview.body)
+                        emitted[("taxii", p)].append(dumps(o))
+                        driven[OBJECT] += 1
+                for ref in sorted(refs - ids):  # the node's own definitions, fetched by id
+                    r = await client.get(f"{base}/objects/{ref}/", headers=h)
+                    assert r.status_code == 200, ref
+                    for o in r.json()["objects"]:
+                        emitted[("taxii", p)].append(dumps(o))
+                        driven["definitions"] += 1

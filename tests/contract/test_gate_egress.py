@@ -107,3 +107,44 @@ def test_planted_terms_never_leave_and_clean_objects_do(served, term: str, place
             assert orjson.loads(body)["id"] != dirty["id"], f"{code} received the planted term at {place}"
         clean_seen = [b for b in exported if orjson.loads(b)["id"] == clean["id"]]
         assert clean_seen and node.insight.preview(code, str(clean["id"])).body is not None
+
+
+def test_a_gate_hit_inside_a_marking_definition_withholds_it(tmp_path: Path) -> None:
+    """A label's definition spells its topics: when a topic is also a protected term, the definition
+    is withheld by id (and alerted), and so is every object that would leave with it, while the
+    same object under a clean label is released."""
+    write_kek_file(tmp_path / "v.kek")
+    node, _ = create_node(Settings(data=tmp_path / "node", kek_file=str(tmp_path / "v.kek")), code="GBR")
+    try:
+        node.trust.add_partner("USA", "USA", ProfileChange(clearance="SECRET", tlp_ceiling="AMBER"))
+        with node.db.read() as conn:
+            shared = nodes.find_collection(conn, "shared")
+        assert shared is not None
+
+        def report(n: int) -> dict[str, object]:
+            return {"type": "report", "spec_version": "2.1", "id": f"report--00000000-0000-4000-8000-{n:012d}",
+                    "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+                    "published": "2024-01-01T00:00:00.000Z", "name": f"weekly {n}", "description": "clear",
+                    "object_refs": [f"report--00000000-0000-4000-8000-{n:012d}"]}
+
+        tainted = MarkedItem(parse_label("UNCLASSIFIED//TLP:GREEN//TOPICS kestrelwing"))
+        clean = MarkedItem(parse_label("UNCLASSIFIED//TLP:GREEN//TOPICS ransomware"))
+        node.intake.store([Prepared(report(1), tainted), Prepared(report(2), clean)], collection_id=shared.id,
+                          added=node.clock.now(), summary=IngestSummary())
+        first = {o.stix_id: o for o in node.release.release("USA", [1, 2], channel="preview", record=False)}
+        assert all(o.body is not None for o in first.values())
+        acs = next(d.id for d in first[report(1)["id"]].definitions if b"kestrelwing" in d.body)
+        assert node.release.definition("USA", acs) is not None
+        node.vault.add_source("KESTREL", SourceIdentity(name="Kestrelwing"), grade=Grade.parse("B2"))
+        assert node.release.definition("USA", acs) is None  # by id over TAXII
+        buf = io.BytesIO()
+        node.exporter().export("USA", buf)
+        ids = [o["id"] for o in orjson.loads(buf.getvalue())["objects"]]
+        assert report(2)["id"] in ids and report(1)["id"] not in ids and acs not in ids
+        assert b"kestrelwing" not in buf.getvalue().lower()
+        with node.db.read() as conn:
+            from tearline.store.releases import alerts
+
+            assert acs in {a.stix_id for a in alerts(conn)}
+    finally:
+        node.close()
