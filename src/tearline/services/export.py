@@ -87,8 +87,8 @@ class Exporter:
                     summary.ledger_last = max(summary.ledger_last or 0, o.ledger_seq)
             if progress is not None:
                 progress(len(batch))
-        for d in sorted(definitions.keys() - written):  # one stored in the collection went as an object
-            out.write((b"" if first else b",") + definitions[d])
+        for key in sorted(definitions.keys() - written):  # one stored in the collection went as an object
+            out.write((b"" if first else b",") + definitions[key])
             first = False
         out.write(b"]}\n")
         return summary

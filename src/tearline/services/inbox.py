@@ -77,7 +77,7 @@ class Inbox:
         }
         data = dumps(status)
         with self.db.write() as conn:
-            status_store.add(conn, status["id"], partner, to_micros(now), data)
+            status_store.add(conn, str(status["id"]), partner, to_micros(now), data)
         return data
 
     def _definitions(self, row: CollectionRow, objs: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:

@@ -172,7 +172,8 @@ class ReleasePipeline:
         with self.db.read() as conn:
             rows = egress.full_rows(conn, seqs)
         cands = [
-            Candidate(partner=partner, seq=int(r.seq), stix_id=r.stix_id, version=r.version, row=r) for r in rows
+            Candidate(partner=partner, seq=int(r.seq), stix_id=str(r.stix_id), version=str(r.version), row=r)
+            for r in rows
         ]
         try:
             ctx = self._context(partner, at, channel, do_record)
@@ -368,7 +369,7 @@ class ReleasePipeline:
                 self._record_definitions(conn, ctx, [sent[k] for k in sorted(sent)])
 
     def _record_one(self, conn: Any, ctx: Context, event: releases_store.ReleaseEvent,
-                    reasons: Sequence[str]) -> tuple[int, int]:
+                    reasons: Sequence[str]) -> tuple[int, int | None]:
         """The release record and its ledger entry (made at the first delivery of these bytes)."""
         release_id, first = releases_store.record(conn, event)
         if not first:

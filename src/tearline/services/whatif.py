@@ -66,7 +66,7 @@ class Insight:
         if chosen is None:
             shared = [c for c in held if holders[c].kind == "shared"]
             latest = max(rows, key=lambda r: (r.version_us, r.seq))  # type: ignore[attr-defined]
-            chosen = holders[shared[0] if shared else str(latest.collection_id)]
+            chosen = holders[shared[0] if shared else str(latest.collection_id)]  # type: ignore[attr-defined]
         rows = [r for r in rows if r.collection_id == chosen.id]  # type: ignore[attr-defined]
         if not rows:
             raise NotFound(f"object `{stix_id}` is not in collection `{chosen.alias}`")

@@ -6,15 +6,16 @@ imports this module.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from tearline.store.schema import objects
 
 
-def full_rows(conn: Connection, seqs: Sequence[int]) -> list[object]:
+def full_rows(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
     """Whole stored rows (with ``body`` and label columns) for the release pipeline, by ``seq``."""
-    out: list[object] = []
+    out: list[Row[Any]] = []
     ordered = sorted(set(seqs))
     for start in range(0, len(ordered), 500):
         part = ordered[start : start + 500]

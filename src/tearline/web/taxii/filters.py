@@ -14,6 +14,8 @@ from starlette.datastructures import QueryParams
 
 from tearline.canonical import parse_timestamp, to_micros
 from tearline.services.serving import Filters, Match, VersionFilter
+
+__all__ = ["MAX_VALUES", "Filters", "Match", "VersionFilter", "parse", "parse_versions"]
 from tearline.web.taxii.errors import TaxiiError
 
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

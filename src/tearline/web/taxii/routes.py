@@ -22,7 +22,7 @@ from tearline.canonical import dumps, format_timestamp, from_micros
 from tearline.errors import TearlineError
 from tearline.services.answers import Cached, Key
 from tearline.services.decisions import Stamp
-from tearline.services.serving import Item
+from tearline.services.serving import Filters, Item
 from tearline.services.taxii import Page, TaxiiService
 from tearline.web.taxii import filters as filters_mod
 from tearline.web.taxii.errors import TaxiiError, error_response, not_found, on_tearline_error
@@ -134,7 +134,7 @@ def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) 
     return Response(dumps(value), status_code=status, media_type=TAXII_21, headers=headers)
 
 
-def _query(request: Request, service: TaxiiService, *, versions: bool = True) -> filters_mod.Filters:
+def _query(request: Request, service: TaxiiService, *, versions: bool = True) -> Filters:
     return filters_mod.parse(request.query_params, page_limit=service.config.page_limit, versions=versions)
 
 
