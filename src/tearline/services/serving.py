@@ -49,7 +49,10 @@ from tearline.services.release import ReleasePipeline
 from tearline.store import pages
 from tearline.store.pages import LightRow, Match, Position
 
-__all__ = ["LISTED", "Entry", "Filters", "Item", "LightRow", "Match", "PartnerReader", "Position", "ReleaseCache", "VersionFilter", "window"]
+__all__ = [
+    "LISTED", "Entry", "Filters", "Item", "LightRow", "Match", "PartnerReader", "Position", "ReleaseCache",
+    "VersionFilter", "window",
+]
 
 Stamp = tuple[int, int, str, int]  # profile version, decision generation, term version, expiry
 LISTED = b""  # the body of a listing entry: released, bytes not kept (a release is never empty)
