@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.web.conftest import TAXII, Live
+from tests.web.support import TAXII, Live
 
 from tearline.web.app import create_app
 from tearline.web.taxii.service import Config
