@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -32,7 +33,7 @@ ApprovedBy = Annotated[str, typer.Option("--approved-by", help="who approved (re
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _when(text: str | None):  # type: ignore[no-untyped-def]
+def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
@@ -174,7 +175,7 @@ def history(ctx: typer.Context, code: str, json_out: JsonOut = False) -> None:
         flags = ",".join(f for f in ("sanitised" if pv.profile.sanitised_only else "",
                                       "suspended" if pv.profile.suspended else "") if f)
         table.add_row(str(pv.version), str(j["effective_from"]), str(j["clearance"]), str(j["tlp_ceiling"]),
-                      ", ".join(j["excluded_topics"]) or "-", str(j["embargo"]), flags or "-",  # type: ignore[arg-type]
+                      ", ".join(sorted(pv.profile.excluded_topics)) or "-", str(j["embargo"]), flags or "-",
                       pv.reason, pv.approved_by)
     out.print(table)
 

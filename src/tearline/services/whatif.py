@@ -36,12 +36,12 @@ class Insight:
         with self.db.read() as conn:
             rows = objects_store.versions_of(conn, stix_id)
         if version is not None:
-            rows = [r for r in rows if r.version == version]  # type: ignore[attr-defined]
+            rows = [r for r in rows if r.version == version]
             if not rows:
                 raise NotFound(f"object `{stix_id}` has no version `{version}`")
         if not rows:
             raise NotFound(f"no object `{stix_id}`")
-        row = max(rows, key=lambda r: (r.version_us, r.seq))  # type: ignore[attr-defined]
+        row = max(rows, key=lambda r: (r.version_us, r.seq))
         return self.release.release(partner, [row], channel="preview", at=at, record=False)[0]
 
     def whatif(
