@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,8 @@ def main() -> None:
     summary = a.intake.ingest_paths(files, default=parse_label("UNCLASSIFIED//TLP:CLEAR"))
     print(f"ingested {summary.new} versions at A in {time.perf_counter() - t0:.1f} s")
     # B needs A's marking definitions once (Get Objects pages carry objects, not definitions)
-    defs = {d["id"]: d for o in Pusher(a.db, a.clock, a.decisions, a.release).releasable("USA") for d in o.definitions}
+    defs = {d.id: orjson.loads(d.body) for o in Pusher(a.db, a.clock, a.decisions, a.release).releasable("USA")
+            for d in o.definitions}
     a.close()
     port = free_port()
     env = {**os.environ, "TEARLINE_KEK_FILE": str(tmp / "GBR.kek")}
@@ -80,7 +82,6 @@ def main() -> None:
     fed = b.federation()
     fed.peers.add("GBR", url, token)
     import httpx
-    import orjson
 
     h = {"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"}
     port_b = free_port()

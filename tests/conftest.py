@@ -5,18 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-ATTACK = (REPO / ".." / "shared" / "data" / "attack").resolve()
+from tests.data import ATTACK, T0, attack_files
+
 PG_ENV = "TEARLINE_TEST_POSTGRES_URL"
-
-
-def attack_files() -> list[Path]:
-    return sorted(ATTACK.glob("*.json")) if ATTACK.is_dir() else []
 
 
 @pytest.fixture
@@ -75,9 +70,6 @@ def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     if not kek.exists():
         write_kek_file(kek)
     return Settings(data=tmp_path / "node", db=db, kek_file=str(kek))
-
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.test_scanner import LETTERS, disguise
+from tests.strategies import LETTERS, disguise
 
 from tearline.asgi import build_app
 from tearline.bootstrap import create_node

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.conftest import T0
+from tests.data import T0
 
 from tearline.canonical import from_micros, loads
 from tearline.demo.scenario import build_scenario

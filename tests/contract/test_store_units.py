@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.conftest import T0
+from tests.data import T0
 
 from tearline.canonical import to_micros
 from tearline.model.labeltext import format_label, parse_label

@@ -22,7 +22,7 @@ import pytest
 from tearline.canonical import parse_timestamp
 from tearline.demo.network import Member, add_reporting, build_member, free_ports
 from tearline.demo.scenario import build_scenario
-from tests.federation.test_sync import inbox_versions, releasable
+from tests.federation.support import inbox_versions, releasable
 from tests.helpers import cli_proc
 
 WAIT_S = 90  # bound on every wait below (the machine may be busy); each poll returns as soon as it holds

@@ -18,7 +18,7 @@ from tearline.services.intake import IngestSummary, Prepared
 from tearline.services.sync_pull import Puller
 from tearline.services.sync_push import Pusher
 from tearline.store import nodes
-from tests.federation.test_sync import inbox_versions
+from tests.federation.support import inbox_versions
 from tests.helpers import cli
 
 TAXII = "application/taxii+json;version=2.1"

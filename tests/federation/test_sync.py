@@ -20,16 +20,9 @@ from tearline.services.sync_push import Pusher
 from tearline.services.trust import ProfileChange
 from tearline.store import nodes
 from tearline.store import sync as sync_store
-from tests.federation.conftest import Proxy
+from tests.federation.support import Proxy, inbox_versions, releasable
 
 TAXII = "application/taxii+json;version=2.1"
-
-
-def inbox_versions(receiver: Member, sender: str) -> set[tuple[str, str]]:
-    with receiver.node.db.read() as conn:
-        inbox = nodes.inbox_of(conn, sender)
-        assert inbox is not None
-        return sync_store.versions_in(conn, inbox.id)
 
 
 def inbox_count(receiver: Member, sender: str) -> int:
@@ -44,11 +37,6 @@ def inbox_count(receiver: Member, sender: str) -> int:
             objects.c.collection_id == inbox.id, objects.c.type != "marking-definition"
         )
         return int(conn.execute(q).scalar_one())
-
-
-def releasable(sender: Member, receiver: str) -> set[tuple[str, str]]:
-    n = sender.node
-    return {(o.stix_id, o.version) for o in Pusher(n.db, n.clock, n.decisions, n.release).releasable(receiver)}
 
 
 def topic_versions(m: Member, topic: str) -> set[tuple[str, str]]:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
 
 from tests.ui.support import UiNode, build, make_app
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def artefacts() -> Path:
-    path = Path(os.environ.get("TEARLINE_ARTEFACTS") or REPO / "artefacts") / "ui"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ Shared by the UI tests and ``bench/ui.py``.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,7 @@ from tearline.web.ui import create_ui
 
 PASSWORDS = {"ada": "admin-password-1", "olive": "officer-password-1", "vic": "viewer-password-1"}
 ROLES = {"ada": Role.ADMIN, "olive": Role.OFFICER, "vic": Role.VIEWER}
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -136,3 +138,10 @@ def _approval(node: Node) -> None:
     held = [ids[i] for i, s in enumerate(cols.seq.tolist()) if view.verdict(int(s)) == 2]
     if held:
         node.approvals.approve(held[0], "CAN", by="Head of Liaison", reason="agreed with the originator")
+
+
+def artefacts() -> Path:
+    """Where the browser tests put their screenshots: ``$TEARLINE_ARTEFACTS/ui`` or ``artefacts/ui``."""
+    path = Path(os.environ.get("TEARLINE_ARTEFACTS") or REPO / "artefacts") / "ui"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

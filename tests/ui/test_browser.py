@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import artefacts
-from tests.ui.support import PASSWORDS, UiNode
+from tests.ui.support import PASSWORDS, UiNode, artefacts
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,20 +1,21 @@
 """The scalar release policy: the data-file cases, every reason code, and the invariants of decide.
 
-The hypothesis strategies here (``items``, ``profiles``, ``times``) are also used by the vectorised
-engine's property test in ``test_policy_vector.py``.
+The hypothesis strategies (``policy_items``, ``profiles``, ``times``) live in ``tests/strategies.py``,
+shared with the vectorised engine's property test and the what-if test.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import BASE, policy_items, policy_labels, profiles, times
 
 from tearline.model.markings import DEFAULT_SCHEME, Label, MarkedItem, Portion, Tlp
 from tearline.model.partners import TrustProfile
@@ -88,59 +89,6 @@ def test_every_reason_code_has_a_case() -> None:
     assert len(CASE_FILES) >= 40
 
 
-# -- strategies shared with test_policy_vector -------------------------------------------------------
-
-PARTNER_CODES = ["USA", "GBR", "CAN", "AUS", "NZL"]
-TOPIC_NAMES = ["russia", "china", "iran", "ransomware", "phishing"]
-BASE = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-def _codes(pool: list[str]) -> st.SearchStrategy[frozenset[str]]:
-    return st.frozensets(st.sampled_from(pool), max_size=3)
-
-
-@st.composite
-def labels(draw: st.DrawFn) -> Label:
-    fs = draw(st.none() | _codes([*PARTNER_CODES, "ALL"]))
-    return Label(
-        classification=draw(st.integers(0, 4)),
-        tlp=draw(st.sampled_from(list(Tlp))),
-        rel_to=draw(_codes(PARTNER_CODES)),
-        noforn=draw(st.booleans()),
-        orcon=draw(st.booleans()),
-        topics=draw(_codes(TOPIC_NAMES)),
-        source_refs=draw(st.sampled_from([frozenset(), frozenset({"vault-1"})])),
-        originator=draw(st.none() | st.sampled_from(PARTNER_CODES)),
-        further_sharing=fs,
-    )
-
-
-@st.composite
-def items(draw: st.DrawFn) -> MarkedItem:
-    portions = draw(st.lists(labels(), max_size=2))
-    return MarkedItem(draw(labels()), tuple(Portion(f"/p{i}", p) for i, p in enumerate(portions)))
-
-
-@st.composite
-def profiles(draw: st.DrawFn, partner: str | None = None) -> TrustProfile:
-    return TrustProfile(
-        partner=partner or draw(st.sampled_from([*PARTNER_CODES, "FRA"])),  # FRA: in no label
-        clearance=draw(st.integers(0, 4)),
-        tlp_ceiling=draw(st.sampled_from(list(Tlp))),
-        excluded_topics=draw(st.frozensets(st.sampled_from([*TOPIC_NAMES, "unknown-topic"]), max_size=3)),
-        embargo=draw(st.sampled_from([timedelta(0), timedelta(seconds=-5), timedelta(hours=1), timedelta(days=2)])),
-        sanitised_only=draw(st.booleans()),
-        suspended=draw(st.booleans()),
-    )
-
-
-def times() -> st.SearchStrategy[datetime]:
-    """Times near ``BASE`` and near the embargo boundaries (BASE + 1 h, + 2 days, to the microsecond)."""
-    offsets = st.sampled_from([0, 1, -1]).map(lambda d: timedelta(microseconds=d))
-    anchors = st.sampled_from([timedelta(0), timedelta(hours=1), timedelta(days=2), timedelta(days=3)])
-    return st.builds(lambda a, o: BASE + a + o, anchors, offsets)
-
-
 # -- invariants -------------------------------------------------------------------------------------
 
 _ORDER = {code: i for i, (code, _) in enumerate(RULES)}
@@ -148,7 +96,7 @@ _SEVERITY = dict(RULES)
 
 
 @settings(max_examples=300)
-@given(items(), profiles(), times(), st.booleans())
+@given(policy_items(), profiles(), times(), st.booleans())
 def test_verdict_is_most_severe_reason_and_reasons_are_ordered(
     item: MarkedItem, profile: TrustProfile, at: datetime, approved: bool
 ) -> None:
@@ -163,7 +111,7 @@ def test_verdict_is_most_severe_reason_and_reasons_are_ordered(
 
 
 @settings(max_examples=200)
-@given(items(), profiles(), profiles(), times(), st.booleans())
+@given(policy_items(), profiles(), profiles(), times(), st.booleans())
 def test_a_narrower_profile_never_gives_a_less_severe_verdict(
     item: MarkedItem, wide: TrustProfile, other: TrustProfile, at: datetime, approved: bool
 ) -> None:
@@ -183,7 +131,7 @@ def test_a_narrower_profile_never_gives_a_less_severe_verdict(
 
 
 @settings(max_examples=200)
-@given(items(), profiles(), times())
+@given(policy_items(), profiles(), times())
 def test_an_approval_only_lifts_approval_holds(item: MarkedItem, profile: TrustProfile, at: datetime) -> None:
     without = decide(item, profile, at, added=BASE)
     with_ = decide(item, profile, at, added=BASE, approved=True)
@@ -199,12 +147,12 @@ def test_an_approval_only_lifts_approval_holds(item: MarkedItem, profile: TrustP
         assert without.verdict == Verdict.HOLD
 
 
-@given(labels(), profiles(), times())
+@given(policy_labels(), profiles(), times())
 def test_label_and_item_without_portions_decide_alike(label: Label, profile: TrustProfile, at: datetime) -> None:
     assert decide(label, profile, at, added=BASE) == decide(MarkedItem(label), profile, at, added=BASE)
 
 
-@given(items(), profiles(), times(), st.booleans())
+@given(policy_items(), profiles(), times(), st.booleans())
 def test_own_objects_are_always_released(item: MarkedItem, profile: TrustProfile, at: datetime, approved: bool) -> None:
     own = replace(item, label=replace(item.label, originator=profile.partner))
     assert decide(own, profile, at, added=BASE, approved=approved) == Decision(Verdict.RELEASE, (Reason.OWN_OBJECT,))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.test_policy_decide import BASE, items, profiles, times
+from tests.strategies import BASE, policy_items, profiles, times
 
 from tearline.canonical import to_micros
 from tearline.model.markings import Label, MarkedItem, Portion, Tlp
@@ -26,7 +26,7 @@ _ADDED = st.sampled_from([-2, -1, 0, 1]).flatmap(
 
 
 def rows_strategy(min_size: int = 0) -> st.SearchStrategy[list[Row]]:
-    return st.lists(st.tuples(items(), _ADDED, st.booleans()), min_size=min_size, max_size=12)
+    return st.lists(st.tuples(policy_items(), _ADDED, st.booleans()), min_size=min_size, max_size=12)
 
 
 def build(rows: list[Row], builder: ColumnsBuilder | None = None, first_seq: int = 100) -> LabelColumns:
@@ -184,7 +184,7 @@ def _arrays(cols: LabelColumns) -> dict[str, list[object]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(items(), min_size=1, max_size=6), st.lists(st.integers(0, 5), max_size=40), rows_strategy())
+@given(st.lists(policy_items(), min_size=1, max_size=6), st.lists(st.integers(0, 5), max_size=40), rows_strategy())
 def test_extend_equals_appending_row_by_row(pool: list[MarkedItem], picks: list[int], before: list[Row]) -> None:
     """Versions labelled alike are copied, not re-derived: the columns are the same either way."""
     chosen = [pool[i % len(pool)] for i in picks]  # labels repeat, as in a feed

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.test_policy_decide import items, profiles
+from tests.strategies import policy_items, profiles
 
 from tearline.canonical import format_timestamp, to_micros
 from tearline.errors import InvalidInput
@@ -27,7 +27,7 @@ MONTHS = [datetime(2026, m, d, tzinfo=UTC) for m, d in ((1, 31), (2, 1), (9, 15)
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(items(), st.sampled_from(MONTHS), st.booleans()), max_size=15),
+    st.lists(st.tuples(policy_items(), st.sampled_from(MONTHS), st.booleans()), max_size=15),
     profiles(partner="GBR"),
     profiles(partner="GBR"),
     st.sampled_from([None, *MONTHS]),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.test_stix_markings import CREATED, ME, OBJ, items, labels
+from tests.strategies import CREATED, ME, OBJ, stix_items, stix_labels
 
 from tearline.canonical import dumps
 from tearline.errors import StixError
@@ -17,8 +17,11 @@ from tearline.stix.markings import definitions_from_bundle, item_to_stix
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(items(), min_size=1, max_size=5), st.lists(st.tuples(st.integers(0, 4), st.booleans()), max_size=25),
-       labels())
+@given(
+    st.lists(stix_items(), min_size=1, max_size=5),
+    st.lists(st.tuples(st.integers(0, 4), st.booleans()), max_size=25),
+    stix_labels(),
+)
 def test_cached_labels_equal_labels_read_one_by_one(pool: list[MarkedItem], picks: list[tuple[int, bool]],
                                                     default: Label) -> None:
     marked = [item_to_stix(OBJ, item, created=CREATED, created_by_ref=ME) for item in pool]

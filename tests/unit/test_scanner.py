@@ -11,6 +11,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.strategies import LETTERS, disguise
 
 from tearline.errors import InvalidInput, TearlineError
 from tearline.sanitize.normalize import normalise
@@ -191,24 +192,6 @@ def test_concurrent_scans_share_one_term_set(terms: TermSet) -> None:
 
 
 # -- properties -------------------------------------------------------------------------------------
-# Cyrillic and Greek look-alikes that Unicode TS #39 folds to the Latin letter
-HOMOGLYPHS = {
-    "a": "аα",
-    "e": "е",
-    "i": "іι",
-    "o": "оο",
-    "p": "р",
-    "c": "с",
-    "x": "х",
-    "y": "у",
-    "s": "ѕ",
-    "n": "η",
-    "r": "г",
-}
-ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202c"]
-SPACES = [" ", "\u00a0", "\u3000", "\u2028", "\u2029", "\t", "\n", "  ", "\u2007"]
-ACCENTS = ["\u0301", "\u0300", "\u0308", "\u0327", "\u030c"]
-LETTERS = "abceilnorst"
 # keys share no letter with the terms, so a planted value's path is never redacted by its key
 KEYS = st.text(alphabet="dfghjkquvz_", min_size=1, max_size=8)
 
@@ -218,29 +201,6 @@ def words(min_size: int = 3) -> st.SearchStrategy[str]:
 
 
 terms_st = st.lists(words(), min_size=1, max_size=2).map(" ".join)
-
-
-@st.composite
-def disguise(draw: st.DrawFn, term: str) -> str:
-    """The term as someone might write it to slip past a filter (every variant keeps its meaning)."""
-    out = []
-    for ch in term:
-        if ch == " ":
-            out.append(draw(st.sampled_from(SPACES)))
-            continue
-        form = draw(st.sampled_from(["plain", "upper", "glyph", "wide", "accent"]))
-        if form == "upper":
-            ch = ch.upper()
-        elif form == "glyph" and ch in HOMOGLYPHS:
-            ch = draw(st.sampled_from(HOMOGLYPHS[ch]))
-        elif form == "wide":
-            ch = chr(ord(ch) + 0xFEE0)
-        elif form == "accent":
-            ch += draw(st.sampled_from(ACCENTS))
-        out.append(ch)
-        if draw(st.booleans()):
-            out.append(draw(st.sampled_from(ZERO_WIDTH)))
-    return "".join(out)
 
 
 def json_values(leaf: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:

@@ -13,6 +13,7 @@ import stix2
 import stix2validator
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import CREATED, ME, OBJ, SELECTORS, stix_items, stix_labels
 
 from tearline.errors import StixError
 from tearline.model.labeltext import parse_label
@@ -31,56 +32,6 @@ from tearline.stix.markings import (
     tlp_definition,
 )
 
-CREATED = "2026-11-29T10:00:00.000Z"
-ME = "identity--0b9a7a4a-2a43-4a8e-9d36-3d1e5b5b1c11"
-OBJ: dict[str, Any] = {
-    "type": "indicator",
-    "spec_version": "2.1",
-    "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-    "created": "2026-01-01T00:00:00.000Z",
-    "modified": "2026-01-01T00:00:00.000Z",
-    "name": "c2 server",
-    "description": "seen by a source",
-    "pattern": "[ipv4-addr:value = '198.51.100.1']",
-    "pattern_type": "stix",
-    "valid_from": "2026-01-01T00:00:00Z",
-    "external_references": [
-        {"source_name": "x", "url": "https://example.org/a", "hashes": {"SHA-256": "ab" * 32}}
-    ],
-}
-SELECTORS = ["name", "description", "pattern", "external_references.[0].url", "external_references"]
-CODES = st.sampled_from(["USA", "GBR", "CAN", "AUS", "NZL", "NATO", "EU-CERT"])
-
-
-@st.composite
-def labels(draw: st.DrawFn, sources: bool = False) -> Label:
-    return Label(
-        classification=draw(st.integers(0, DEFAULT_SCHEME.top)),
-        tlp=draw(st.sampled_from(Tlp)),
-        rel_to=draw(st.frozensets(CODES, max_size=4)),
-        noforn=draw(st.booleans()),
-        orcon=draw(st.booleans()),
-        topics=draw(
-            st.frozensets(st.sampled_from(["russia", "ransomware", "apt-29", "c2.infra"]), max_size=3)
-        ),
-        source_refs=draw(st.frozensets(st.sampled_from(["src-7", "vault:42"]), max_size=2))
-        if sources
-        else frozenset(),
-        originator=draw(st.none() | CODES),
-        further_sharing=draw(
-            st.none()
-            | st.just(frozenset[str]())
-            | st.just(frozenset({"ALL"}))
-            | st.frozensets(CODES, min_size=1, max_size=3)
-        ),
-    )
-
-
-@st.composite
-def items(draw: st.DrawFn) -> MarkedItem:
-    selectors = draw(st.lists(st.sampled_from(SELECTORS), unique=True, max_size=3))
-    return MarkedItem(draw(labels()), tuple(Portion(s, draw(labels())) for s in selectors))
-
 
 def _mark(item: MarkedItem, **kw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return item_to_stix(OBJ, item, created=CREATED, created_by_ref=ME, **kw)
@@ -90,14 +41,14 @@ def _mark(item: MarkedItem, **kw: Any) -> tuple[dict[str, Any], list[dict[str, A
 
 
 @settings(max_examples=200, deadline=None)
-@given(items(), labels())
+@given(stix_items(), stix_labels())
 def test_item_round_trips_through_stix_whatever_the_default(item: MarkedItem, default: Label) -> None:
     out, defs = _mark(item)
     assert item_from_stix(out, definitions_from_bundle(defs), default=default) == item
 
 
 @settings(max_examples=100, deadline=None)
-@given(labels(sources=True), st.sampled_from(SELECTORS))
+@given(stix_labels(sources=True), st.sampled_from(SELECTORS))
 def test_source_refs_are_never_emitted(label: Label, selector: str) -> None:
     item = MarkedItem(label, (Portion(selector, label),))
     out, defs = _mark(item)
@@ -120,7 +71,7 @@ def test_object_is_copied_not_changed() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(labels(), labels())
+@given(stix_labels(), stix_labels())
 def test_marking_ids_are_deterministic_and_change_with_the_label(a: Label, b: Label) -> None:
     refs_a, defs_a = label_to_markings(a, created=CREATED, created_by_ref=ME)
     again, _ = label_to_markings(a, created="2030-01-01T00:00:00Z", created_by_ref=ME)
@@ -294,7 +245,7 @@ def test_bad_timestamp_is_refused() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(items())
+@given(stix_items())
 def test_output_validates_and_parses_with_the_reference_tools(item: MarkedItem) -> None:
     out, defs = _mark(item, custodian="GBR.NCSC")
     assert all(is_marking_definition(d) for d in defs) and not is_marking_definition(out)
@@ -338,7 +289,7 @@ ACS_POLICY = re.compile(
 
 
 @settings(max_examples=100, deadline=None)
-@given(labels())
+@given(stix_labels())
 def test_acs_extension_keeps_to_the_acs_schema(label: Label) -> None:
     _, defs = label_to_markings(label, created=CREATED, created_by_ref=ME, custodian="GBR.NCSC")
     ext = defs[1]["extensions"][ACS_EXTENSION_ID]

@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from tests.web.support import Live, free_port, rotate_tokens
 
-from tearline.bootstrap import Node, open_node
+from tearline.bootstrap import open_node
 from tearline.settings import Settings
-
-TAXII = "application/taxii+json;version=2.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Live:
-    url: str
-    app: Starlette
-    node: Node
-    tokens: dict[str, str]
-
-    def client(self, partner: str | None) -> httpx.Client:
-        headers = {"Accept": TAXII}
-        if partner is not None:
-            headers["Authorization"] = f"Bearer {self.tokens[partner]}"
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +38,6 @@ def serve_app():  # type: ignore[no-untyped-def]
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=15)
-
-
-def rotate_tokens(node: Node) -> dict[str, str]:
-    return {p.code: node.trust.rotate_token(p.code) for p in node.trust.partners()}
 
 
 @pytest.fixture(scope="session")

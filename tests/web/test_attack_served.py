@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from stix2validator import ValidationOptions, validate_instance
-from tests.conftest import attack_files
-from tests.web.conftest import Live, rotate_tokens
+from tests.data import attack_files
+from tests.web.support import Live, rotate_tokens
 
 from tearline.bootstrap import create_node
 from tearline.clock import SystemClock

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.web.conftest import TAXII, Live
+from tests.web.support import TAXII, Live
 
 from tearline.asgi import taxii_app
 from tearline.services.taxii import Config

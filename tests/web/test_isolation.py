@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.web.conftest import Live
+from tests.web.support import Live
 
 from tearline.store.schema import objects
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
-from tests.web.conftest import Live, rotate_tokens
+from tests.web.support import Live, rotate_tokens
 
 from tearline.bootstrap import create_node
 from tearline.clock import SystemClock

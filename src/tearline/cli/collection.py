@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from tearline.canonical import to_micros
 from tearline.cli.common import node_of, out, print_json
-from tearline.errors import Conflict
+from tearline.services.node import add_collection
 from tearline.store import nodes
 
 app = typer.Typer(help="Collections (what TAXII serves).", no_args_is_help=True)
@@ -24,14 +22,8 @@ def add(
     description: Annotated[str, typer.Option(help="description shown to partners")] = "",
 ) -> None:
     """Add a collection that partners read (policy decides what each sees)."""
-    with node_of(ctx) as node, node.db.write() as conn:
-        if nodes.find_collection(conn, alias) is not None:
-            raise Conflict(f"collection `{alias}` already exists")
-        row = nodes.CollectionRow(
-            id=str(uuid.uuid4()), alias=alias, title=title or alias, description=description,
-            kind="custom", owner=None, partner_write=False, created_us=to_micros(node.clock.now()),
-        )
-        nodes.add_collection(conn, row)
+    with node_of(ctx) as node:
+        row = add_collection(node.db, node.clock, alias, title or alias, description)
     out.print(f"collection [bold]{alias}[/] added: {row.id}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import typer
@@ -47,7 +47,7 @@ def node_of(ctx: typer.Context) -> Iterator[Node]:
         node.close()
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> None:
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
 
@@ -57,7 +57,7 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def bad_option(message: str) -> None:
+def bad_option(message: str) -> NoReturn:
     fail(message, EXIT_INVALID)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -9,54 +10,30 @@ from rich.table import Table
 
 from tearline.canonical import format_timestamp
 from tearline.cli.common import bad_option, node_of, out, print_json
-from tearline.clock import format_duration, parse_duration, parse_time
+from tearline.cli.profile_options import (
+    Clearance,
+    Embargo,
+    Exclude,
+    Include,
+    Sanitised,
+    Suspend,
+    TlpCeiling,
+    profile_change,
+    show_whatif,
+)
+from tearline.clock import format_duration, parse_time
 from tearline.model.markings import DEFAULT_SCHEME
 from tearline.model.partners import ProfileVersion
-from tearline.services.trust import ProfileChange
 
 app = typer.Typer(help="Partners and their trust profiles.", no_args_is_help=True)
 
-Clearance = Annotated[str | None, typer.Option(help="highest classification, e.g. SECRET")]
-TlpCeiling = Annotated[str | None, typer.Option(help="highest TLP, e.g. AMBER")]
-Exclude = Annotated[list[str] | None, typer.Option("--exclude-topic", help="a topic never released (repeatable)")]
-Include = Annotated[list[str] | None, typer.Option("--include-topic", help="lift a topic exclusion (repeatable)")]
-Embargo = Annotated[str | None, typer.Option(help="release versions only this long after they were added, e.g. 7d")]
-Sanitised = Annotated[
-    bool | None, typer.Option("--sanitised-only/--not-sanitised-only", help="always the tearline version")
-]
-Suspend = Annotated[bool | None, typer.Option("--suspend/--resume", help="suspend or resume all releases")]
 Effective = Annotated[str | None, typer.Option(help="when the version takes effect (ISO 8601; default now)")]
 Reason = Annotated[str, typer.Option(help="why (recorded)")]
 ApprovedBy = Annotated[str, typer.Option("--approved-by", help="who approved (recorded)")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _change(
-    clearance: str | None,
-    tlp_ceiling: str | None,
-    exclude: list[str] | None,
-    include: list[str] | None,
-    embargo: str | None,
-    sanitised: bool | None,
-    suspend: bool | None,
-) -> ProfileChange:
-    try:
-        emb = parse_duration(embargo) if embargo is not None else None
-    except ValueError as exc:
-        bad_option(str(exc))
-        raise
-    return ProfileChange(
-        clearance=clearance,
-        tlp_ceiling=tlp_ceiling,
-        exclude_topics=tuple(exclude or ()),
-        include_topics=tuple(include or ()),
-        embargo=emb,
-        sanitised_only=sanitised,
-        suspended=suspend,
-    )
-
-
-def _when(text: str | None):  # type: ignore[no-untyped-def]
+def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
@@ -98,7 +75,7 @@ def add(
     json_out: JsonOut = False,
 ) -> None:
     """Add a partner; prints its API token once (only a hash is kept)."""
-    change = _change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
+    change = profile_change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
     with node_of(ctx) as node:
         partner, token = node.trust.add_partner(code, name, change, effective_from=_when(effective_from))
     if json_out:
@@ -125,7 +102,7 @@ def set_(
     json_out: JsonOut = False,
 ) -> None:
     """Make a new profile version (any change)."""
-    change = _change(clearance, tlp_ceiling, exclude_topic, include_topic, embargo, sanitised_only, suspend)
+    change = profile_change(clearance, tlp_ceiling, exclude_topic, include_topic, embargo, sanitised_only, suspend)
     with node_of(ctx) as node:
         pv = node.trust.change(
             code, change, reason=reason, approved_by=approved_by, effective_from=_when(effective_from)
@@ -150,11 +127,9 @@ def scale_back(
     json_out: JsonOut = False,
 ) -> None:
     """Narrow what a partner receives; refuses any option that would widen it."""
-    change = _change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
+    change = profile_change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
     with node_of(ctx) as node:
         if dry_run:
-            from tearline.cli.policy import show_whatif
-
             node.trust.check_narrowing(code, change)
             show_whatif(node.insight.whatif(code, change), json_out)
             return
@@ -200,7 +175,7 @@ def history(ctx: typer.Context, code: str, json_out: JsonOut = False) -> None:
         flags = ",".join(f for f in ("sanitised" if pv.profile.sanitised_only else "",
                                       "suspended" if pv.profile.suspended else "") if f)
         table.add_row(str(pv.version), str(j["effective_from"]), str(j["clearance"]), str(j["tlp_ceiling"]),
-                      ", ".join(j["excluded_topics"]) or "-", str(j["embargo"]), flags or "-",  # type: ignore[arg-type]
+                      ", ".join(sorted(pv.profile.excluded_topics)) or "-", str(j["embargo"]), flags or "-",
                       pv.reason, pv.approved_by)
     out.print(table)
 

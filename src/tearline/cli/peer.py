@@ -65,13 +65,15 @@ def list_cmd(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
     for item in data:
         cells = []
         for d in ("pull", "push"):
-            h = item[d]
-            if not isinstance(h, dict) or (h["last_ok"] is None and h["last_error"] is None):
+            shown = item[d]
+            if not isinstance(shown, dict) or (shown["last_ok"] is None and shown["last_error"] is None):
                 cells.append("never")
-            elif h["last_error"]:
-                cells.append(f"{h['last_error']} ({h['failures']} failure(s); next try after {h['next_try']})")
+            elif shown["last_error"]:
+                cells.append(
+                    f"{shown['last_error']} ({shown['failures']} failure(s); next try after {shown['next_try']})"
+                )
             else:
-                cells.append(f"ok {h['last_ok']}")
+                cells.append(f"ok {shown['last_ok']}")
         cols = item["collections"]
         t.add_row(str(item["code"]), str(item["url"]), ", ".join(cols) if isinstance(cols, list) and cols else "all",
                   *cells)

@@ -10,16 +10,9 @@ from rich.table import Table
 
 from tearline.canonical import format_timestamp, from_micros
 from tearline.cli.common import bad_option, err, node_of, out, print_json
-from tearline.cli.partner import (
-    Clearance,
-    Embargo,
-    Exclude,
-    TlpCeiling,
-    _change,
-)
+from tearline.cli.profile_options import Clearance, Embargo, Exclude, TlpCeiling, profile_change, show_whatif
 from tearline.clock import parse_time
 from tearline.errors import EXIT_DENIED
-from tearline.policy.whatif import WhatIfReport
 
 approvals_app = typer.Typer(help="ORCON and TLP:RED approvals.", no_args_is_help=True)
 
@@ -133,7 +126,7 @@ def whatif_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON (docs/policy.md)")] = False,
 ) -> None:
     """Compare a proposed scale-back with the profile in force, over every version since a date."""
-    change = _change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
+    change = profile_change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
     when = None
     if since is not None:
         try:
@@ -143,29 +136,3 @@ def whatif_cmd(
     with node_of(ctx) as node:
         report = node.insight.whatif(code, change, since=when)
     show_whatif(report, json_out)
-
-
-def show_whatif(report: WhatIfReport, json_out: bool) -> None:
-    if json_out:
-        sys.stdout.write(report.to_json(seq_limit=1000) + "\n")
-        return
-    d = report.to_dict(seq_limit=0)
-    out.print(f"what-if for [bold]{report.partner}[/] over {report.versions} versions"
-              + (f" since {d['since']}" if d["since"] else ""))
-    table = Table(title="verdicts before → after")
-    for col in ("verdict", "before", "after"):
-        table.add_column(col)
-    for v in ("RELEASE", "RELEASE_TEARLINE", "HOLD", "WITHHOLD"):
-        table.add_row(v, str(report.before.get(v, 0)), str(report.after.get(v, 0)))
-    out.print(table)
-    out.print(f"{len(report.changed_seq)} versions change verdict")
-    for title, data in (("by topic", report.by_topic), ("by classification", report.by_classification),
-                        ("by TLP", report.by_tlp), ("by month", report.by_month)):
-        if not data:
-            continue
-        t = Table(title=f"changed {title}")
-        t.add_column(title.split()[-1])
-        t.add_column("changes")
-        for k in sorted(data):
-            t.add_row(k, ", ".join(f"{tr} {n}" for tr, n in sorted(data[k].items())))
-        out.print(t)

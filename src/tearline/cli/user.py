@@ -17,14 +17,15 @@ from tearline.cli.common import bad_option, node_of, out, print_json
 from tearline.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from tearline.services.users import Users
+    from tearline.bootstrap import Node
+    from tearline.services.users import Role, Users
 
 app = typer.Typer(help="Operators of the web UI and their roles (viewer, officer, admin).", no_args_is_help=True)
 
 RoleOpt = Annotated[str, typer.Option("--role", help="viewer, officer or admin")]
 
 
-def _users(node) -> Users:  # type: ignore[no-untyped-def]
+def _users(node: Node) -> Users:
     # imported here: the `users` table joins the shared metadata only where operators are used
     # (until the table has its migration, commands that walk every table must not see it)
     from tearline.services.users import Users
@@ -32,7 +33,7 @@ def _users(node) -> Users:  # type: ignore[no-untyped-def]
     return Users(node.db, node.clock)
 
 
-def _role(text: str):  # type: ignore[no-untyped-def]
+def _role(text: str) -> Role:
     from tearline.services.users import Role
 
     return Role.from_text(text)

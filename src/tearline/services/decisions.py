@@ -225,8 +225,8 @@ class Decisions:
         base = chunk0 * store.CHUNK
         top_seq = int(cols.seq.max())
         histories: dict[str, list[ProfileVersion]] = {}
-        for pv in partners_store.all_versions(conn):
-            histories.setdefault(pv.partner, []).append(pv)
+        for version in partners_store.all_versions(conn):
+            histories.setdefault(version.partner, []).append(version)
         infos = store.all_info(conn)
         current: list[tuple[str, ProfileVersion, store.DecisionSetInfo]] = []
         for code in sorted(histories):
@@ -298,10 +298,10 @@ class Decisions:
         pv = profile_in_force(history, at)
         if pv is not None and pv.profile.embargo > timedelta(0):
             emb_us = pv.profile.embargo // timedelta(microseconds=1)
-            added = self._sorted_added(epoch)
-            i = int(np.searchsorted(added, at_us - emb_us, "right"))
-            if i < len(added):
-                release_us = int(added[i]) + emb_us
+            added_us = self._sorted_added(epoch)
+            i = int(np.searchsorted(added_us, at_us - emb_us, "right"))
+            if i < len(added_us):
+                release_us = int(added_us[i]) + emb_us
                 expires = release_us if expires is None else min(expires, release_us)
         return Stamp(epoch, at_us, expires)
 

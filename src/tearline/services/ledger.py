@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection
 
 from tearline.canonical import to_micros
@@ -41,10 +42,10 @@ class Ledger:
         self.clock = clock
         self.origin = origin
         self.keys_dir = keys_dir
-        self._key = None
+        self._key: Ed25519PrivateKey | None = None
 
     @property
-    def key(self):  # type: ignore[no-untyped-def]
+    def key(self) -> Ed25519PrivateKey:
         if self._key is None:
             self._key = load_signing_key(self.keys_dir)
         return self._key

@@ -9,7 +9,8 @@ from pathlib import Path
 from tearline.canonical import format_timestamp, to_micros
 from tearline.clock import Clock
 from tearline.crypto.keys import create_keys
-from tearline.errors import ConfigError, InvalidInput
+from tearline.errors import ConfigError, Conflict, InvalidInput
+from tearline.ids import IdFactory, RandomIds
 from tearline.model.labeltext import format_label, parse_label
 from tearline.model.markings import Label, Tlp
 from tearline.model.partners import check_code
@@ -32,7 +33,13 @@ class NodeInfo:
 
 
 def init_node(
-    db: Database, keys_dir: Path, clock: Clock, *, code: str | None, name: str | None
+    db: Database,
+    keys_dir: Path,
+    clock: Clock,
+    *,
+    code: str | None,
+    name: str | None,
+    ids: IdFactory | None = None,
 ) -> tuple[NodeInfo, bool]:
     """Create the node (schema, keys, identity, the `shared` collection). Returns (info, created).
 
@@ -62,7 +69,7 @@ def init_node(
         nodes.add_collection(
             conn,
             nodes.CollectionRow(
-                id=str(uuid.uuid4()),
+                id=(ids or RandomIds()).new_uuid(),
                 alias="shared",
                 title="Shared",
                 description="what this node shares; each partner sees what its profile allows",
@@ -73,6 +80,21 @@ def init_node(
             ),
         )
     return _info(meta), True
+
+
+def add_collection(
+    db: Database, clock: Clock, alias: str, title: str, description: str, *, ids: IdFactory | None = None
+) -> nodes.CollectionRow:
+    """Add a collection that partners read (policy decides what each sees); an alias in use is a conflict."""
+    with db.write() as conn:
+        if nodes.find_collection(conn, alias) is not None:
+            raise Conflict(f"collection `{alias}` already exists")
+        row = nodes.CollectionRow(
+            id=(ids or RandomIds()).new_uuid(), alias=alias, title=title, description=description,
+            kind="custom", owner=None, partner_write=False, created_us=to_micros(clock.now()),
+        )
+        nodes.add_collection(conn, row)
+    return row
 
 
 def read_node(db: Database) -> NodeInfo:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from tearline.clock import Clock
 from tearline.errors import Conflict, InvalidInput, NotFound
+from tearline.ids import IdFactory, RandomIds
 from tearline.model.markings import DEFAULT_SCHEME, ClassificationScheme, Tlp
 from tearline.model.partners import (
     Partner,
@@ -85,10 +86,17 @@ ProfileHook = Callable[[Connection, str], None]
 
 class Trust:
     def __init__(
-        self, db: Database, clock: Clock, *, on_profile: ProfileHook | None = None, ledger: Ledger | None = None
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        on_profile: ProfileHook | None = None,
+        ledger: Ledger | None = None,
+        ids: IdFactory | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
+        self.ids = ids or RandomIds()
         self.ledger = ledger
         self.on_profile = on_profile  # called in the transaction after a new profile version
 
@@ -116,12 +124,10 @@ class Trust:
             partner = Partner(code=code, name=name.strip() or code, created_at=now)
             store.add_partner(conn, partner, hash_token(token))
             self._add_version(conn, code, profile, effective_from or now, reason, approved_by)
-            import uuid
-
             nodes.add_collection(
                 conn,
                 nodes.CollectionRow(
-                    id=str(uuid.uuid4()),
+                    id=self.ids.new_uuid(),
                     alias=f"inbox-{code.lower()}",
                     title=f"Inbox of {code}",
                     description=f"what {code} sends to this node; only {code} can see it",

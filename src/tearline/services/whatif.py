@@ -62,19 +62,19 @@ class Insight:
             holders = {c.id: c for c in nodes.list_collections(conn)}
         if not rows:
             raise NotFound(f"no object `{stix_id}`")
-        held = sorted({str(r.collection_id) for r in rows})  # type: ignore[attr-defined]
+        held = sorted({str(r.collection_id) for r in rows})
         if chosen is None:
             shared = [c for c in held if holders[c].kind == "shared"]
-            latest = max(rows, key=lambda r: (r.version_us, r.seq))  # type: ignore[attr-defined]
-            chosen = holders[shared[0] if shared else str(latest.collection_id)]  # type: ignore[attr-defined]
-        rows = [r for r in rows if r.collection_id == chosen.id]  # type: ignore[attr-defined]
+            latest = max(rows, key=lambda r: (r.version_us, r.seq))
+            chosen = holders[shared[0] if shared else str(latest.collection_id)]
+        rows = [r for r in rows if r.collection_id == chosen.id]
         if not rows:
             raise NotFound(f"object `{stix_id}` is not in collection `{chosen.alias}`")
         if version is not None:
-            rows = [r for r in rows if r.version == version]  # type: ignore[attr-defined]
+            rows = [r for r in rows if r.version == version]
             if not rows:
                 raise NotFound(f"object `{stix_id}` has no version `{version}` in collection `{chosen.alias}`")
-        row = max(rows, key=lambda r: (r.version_us, r.seq))  # type: ignore[attr-defined]
+        row = max(rows, key=lambda r: (r.version_us, r.seq))
         outcome = self.release.release(partner, [row], channel="preview", at=at, record=False)[0]
         others = tuple(holders[c].alias for c in held if c != chosen.id)
         return Preview(outcome, chosen.alias, others)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 from sqlalchemy import Connection, distinct, func, select
 
@@ -148,7 +148,7 @@ def insert_batch(conn: Connection, batch: Batch) -> list[tuple[int, int]]:
         before = max_seq(conn)
         # exact tuples: the driver binds those on its fast path, a named tuple on a slower one
         exact = versions if set(map(type, versions)) <= {tuple} else [tuple(v) for v in versions]
-        conn.exec_driver_sql(_SQLITE_INSERT, exact)  # type: ignore[arg-type]
+        conn.exec_driver_sql(_SQLITE_INSERT, exact)
         after = max_seq(conn)
         if after - before == len(versions):
             # every row went in: SQLite gives a new row the largest rowid plus one, so under the
@@ -247,15 +247,60 @@ def counts(conn: Connection) -> tuple[int, int]:
     return int(ids), int(versions)
 
 
-def versions_of(conn: Connection, stix_id: str, collection_id: str | None = None) -> list[object]:
+class ObjectRow(Protocol):
+    """A stored object version as read from ``objects`` (a SQLAlchemy row, by column name)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def collection_id(self) -> str: ...
+    @property
+    def stix_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def version_us(self) -> int: ...
+    @property
+    def spec_version(self) -> str: ...
+    @property
+    def date_added_us(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def classification(self) -> int: ...
+    @property
+    def tlp(self) -> int: ...
+    @property
+    def noforn(self) -> bool: ...
+    @property
+    def orcon(self) -> bool: ...
+    @property
+    def rel_to(self) -> str: ...
+    @property
+    def topics(self) -> str: ...
+    @property
+    def source_refs(self) -> str: ...
+    @property
+    def originator(self) -> str | None: ...
+    @property
+    def further_sharing(self) -> str | None: ...
+    @property
+    def portions(self) -> str | None: ...
+
+
+def versions_of(conn: Connection, stix_id: str, collection_id: str | None = None) -> list[ObjectRow]:
     q = select(objects).where(objects.c.stix_id == stix_id)
     if collection_id is not None:
         q = q.where(objects.c.collection_id == collection_id)
     return list(conn.execute(q.order_by(objects.c.version_us, objects.c.seq)))
 
 
-def rows_by_seq(conn: Connection, seqs: Sequence[int]) -> list[object]:
-    out: list[object] = []
+def rows_by_seq(conn: Connection, seqs: Sequence[int]) -> list[ObjectRow]:
+    out: list[ObjectRow] = []
     for start in range(0, len(seqs), 500):
         chunk = list(seqs[start : start + 500])
         out.extend(conn.execute(select(objects).where(objects.c.seq.in_(chunk)).order_by(objects.c.seq)))

@@ -9,10 +9,11 @@ Bodies are fetched separately, by ``seq``, only for rows that must go through th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from tearline.store.nodes import bump_epoch
 from tearline.store.schema import objects
@@ -58,14 +59,26 @@ _LIGHT = (
 )
 
 
-def _light(rows: object) -> list[LightRow]:
+class _LightColumns(Protocol):
+    """A result row of ``select(*_LIGHT)``."""
+
+    seq: int
+    stix_id: str
+    type: str
+    version: str
+    version_us: int
+    spec_version: str
+    date_added_us: int
+
+
+def _light(rows: Iterable[_LightColumns]) -> list[LightRow]:
     return [
         LightRow(int(r.seq), r.stix_id, r.type, r.version, int(r.version_us), r.spec_version, int(r.date_added_us))
-        for r in rows  # type: ignore[attr-defined]
+        for r in rows
     ]
 
 
-def _after(position: Position) -> object:
+def _after(position: Position) -> ColumnElement[bool]:
     added, seq = position
     # Spelled out (not a row-value comparison) so both SQLite and PostgreSQL use the index range.
     return or_(
@@ -74,27 +87,28 @@ def _after(position: Position) -> object:
     )
 
 
-def _filtered(q: Select[tuple[object, ...]], match: Match, *, with_added: bool = True) -> Select[tuple[object, ...]]:
+def _filtered(match: Match, *, with_added: bool = True) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a match (each one the query adds, in this order)."""
+    where: list[ColumnElement[bool]] = []
     if match.ids:
-        q = q.where(objects.c.stix_id.in_(match.ids))
+        where.append(objects.c.stix_id.in_(match.ids))
     if match.types:
-        q = q.where(objects.c.type.in_(match.types))
+        where.append(objects.c.type.in_(match.types))
     if match.spec_versions:
-        q = q.where(objects.c.spec_version.in_(match.spec_versions))
+        where.append(objects.c.spec_version.in_(match.spec_versions))
     if with_added and match.added_after_us is not None:
-        q = q.where(objects.c.date_added_us > match.added_after_us)
-    return q
+        where.append(objects.c.date_added_us > match.added_after_us)
+    return where
 
 
 def scan(
     conn: Connection, collection_id: str, match: Match, *, after: Position | None, chunk: int
 ) -> list[LightRow]:
     """Up to ``chunk`` rows of the collection after ``after``, in ``(date_added_us, seq)`` order."""
-    q = select(*_LIGHT).where(objects.c.collection_id == collection_id)
-    q = _filtered(q, match)
+    where = [objects.c.collection_id == collection_id, *_filtered(match)]
     if after is not None:
-        q = q.where(_after(after))  # type: ignore[arg-type]
-    q = q.order_by(objects.c.date_added_us, objects.c.seq).limit(chunk)
+        where.append(_after(after))
+    q = select(*_LIGHT).where(*where).order_by(objects.c.date_added_us, objects.c.seq).limit(chunk)
     return _light(conn.execute(q))
 
 
@@ -109,8 +123,11 @@ def versions_of_ids(
     ids = sorted(set(stix_ids))
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        q = select(*_LIGHT).where(objects.c.stix_id.in_(part), objects.c.collection_id == collection_id)
-        q = _filtered(q, Match(spec_versions=spec_versions), with_added=False)
+        q = select(*_LIGHT).where(
+            objects.c.stix_id.in_(part),
+            objects.c.collection_id == collection_id,
+            *_filtered(Match(spec_versions=spec_versions), with_added=False),
+        )
         out.extend(_light(conn.execute(q.order_by(objects.c.stix_id, objects.c.version_us, objects.c.seq))))
     return out
 
@@ -133,8 +150,9 @@ def delete_versions(conn: Connection, collection_id: str, seqs: Sequence[int]) -
 
 def collection_rows(conn: Connection, collection_id: str, spec_versions: tuple[str, ...] = ()) -> list[LightRow]:
     """Every version of a collection (light), in (date_added_us, seq) order: an index build reads this."""
-    q = select(*_LIGHT).where(objects.c.collection_id == collection_id)
-    q = _filtered(q, Match(spec_versions=spec_versions), with_added=False)
+    q = select(*_LIGHT).where(
+        objects.c.collection_id == collection_id, *_filtered(Match(spec_versions=spec_versions), with_added=False)
+    )
     return _light(conn.execute(q.order_by(objects.c.date_added_us, objects.c.seq)))
 
 
@@ -159,4 +177,4 @@ def count_deliveries(conn: Connection, counts: Mapping[int, int], last_us: Mappi
     else:
         sql = "UPDATE releases SET deliveries = deliveries + ?, last_us = MAX(last_us, ?) WHERE id = ?"
     rows = [(n, last_us.get(rid, 0), rid) for rid, n in sorted(counts.items())]
-    conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, rows)

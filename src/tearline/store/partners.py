@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 from tearline.canonical import from_micros, to_micros
 from tearline.model.markings import Tlp
 from tearline.model.partners import Partner, ProfileVersion, TrustProfile
+from tearline.store.rows import MappedRow
 from tearline.store.schema import partners, profile_versions
 
 
@@ -73,8 +74,8 @@ def add_profile_version(conn: Connection, pv: ProfileVersion) -> None:
     )
 
 
-def _pv(row: object) -> ProfileVersion:
-    r = row._mapping  # type: ignore[attr-defined]
+def _pv(row: MappedRow) -> ProfileVersion:
+    r = row._mapping
     topics = frozenset(t for t in r["excluded_topics"].split(",") if t)
     return ProfileVersion(
         partner=r["partner"],

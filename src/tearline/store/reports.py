@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tearline.canonical import from_micros, to_micros
 from tearline.store.engine import Database
+from tearline.store.rows import MappedRow
 from tearline.store.schema import (
     approvals,
     gate_alerts,
@@ -256,8 +257,8 @@ class Reports:
         ]
 
 
-def _version(r: object) -> VersionRow:
-    m = r._mapping  # type: ignore[attr-defined]
+def _version(r: MappedRow) -> VersionRow:
+    m = r._mapping
     return VersionRow(
         seq=int(m["seq"]), stix_id=m["stix_id"], type=m["type"], version=m["version"],
         date_added=from_micros(int(m["date_added_us"])), label=m["label"], topics=m["topics"],

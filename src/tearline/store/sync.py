@@ -16,6 +16,7 @@ from sqlalchemy import (
     select,
 )
 
+from tearline.store.rows import MappedRow
 from tearline.store.schema import (
     collections,
     objects,
@@ -37,8 +38,8 @@ class PeerRow:
     created_us: int
 
 
-def _peer(row: object) -> PeerRow:
-    r = row._mapping  # type: ignore[attr-defined]
+def _peer(row: MappedRow) -> PeerRow:
+    r = row._mapping
     cols = tuple(c for c in str(r["collections"]).split(",") if c)
     return PeerRow(r["code"], r["url"], cols, int(r["created_us"]))
 
@@ -180,8 +181,8 @@ class Rejection:
     id: int | None = None
 
 
-def _rejection(r: object) -> Rejection:
-    m = r._mapping  # type: ignore[attr-defined]
+def _rejection(r: MappedRow) -> Rejection:
+    m = r._mapping
     return Rejection(
         m["peer"], m["direction"], m["stix_id"], m["version"], m["reason"], int(m["at_us"]), m["collection"],
         m["state"], int(m["attempts"]), m["outcome"], None if m["retried_us"] is None else int(m["retried_us"]),

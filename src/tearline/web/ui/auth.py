@@ -67,7 +67,8 @@ class Ctx:
 
 def href(request: Request, path: str) -> str:
     """A URL inside the UI, wherever it is mounted (``/ui`` by default)."""
-    return request.scope.get("root_path", "").rstrip("/") + path
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/") + path
 
 
 def csrf_token(request: Request) -> str:
