@@ -54,7 +54,7 @@ def _tool(name: str) -> str:
     return shutil.which(name) or str(Path(sys.executable).parent / name)
 
 
-def test_typed_core_passes_mypy_strict() -> None:
+def test_all_of_src_passes_mypy_strict() -> None:
     run = subprocess.run([_tool("mypy")], capture_output=True, text=True, cwd=SRC.parents[1], timeout=600)
     assert run.returncode == 0, run.stdout[-3000:]
 
