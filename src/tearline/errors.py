@@ -60,6 +60,31 @@ class NotFound(TearlineError):
     exit_code = EXIT_ERROR
 
 
+class NoProfile(NotFound, LookupError):
+    """A partner with no trust profile in force at the time asked: it may receive nothing. (Also a
+    ``LookupError``, as a missing key is.)"""
+
+    code = "no_profile"
+
+
+class BadCursor(InvalidInput, ValueError):
+    """A TAXII ``next`` value this node did not issue for this request (another partner, another
+    collection or filter, tampered, or from another node)."""
+
+    code = "bad_cursor"
+
+
+class UiError(TearlineError):
+    """An answer the web UI shows as a page: its status, a title and a message safe to show."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = self.http_status = status
+        self.title = title
+
+
 class Conflict(TearlineError):
     """The request contradicts the current state (a duplicate partner, a widening scale-back)."""
 

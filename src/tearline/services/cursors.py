@@ -26,6 +26,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tearline.errors import BadCursor
 from tearline.store.pages import Position
 
 VERSION = 1
@@ -33,8 +34,7 @@ _TAG_BYTES = 16
 MAX_LENGTH = 1024
 
 
-class BadCursor(ValueError):
-    """A ``next`` value this node did not issue for this request."""
+__all__ = ["BadCursor", "CursorCodec", "digest"]
 
 
 def _b64(data: bytes) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, select
 
 from tearline.canonical import loads, to_micros
 from tearline.clock import Clock
+from tearline.errors import NoProfile
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import Label, MarkedItem, Portion, Tlp
 from tearline.model.partners import ProfileVersion, TrustProfile, next_change, profile_in_force
@@ -325,7 +326,7 @@ class Decisions:
         history = self._history(partner, epoch)
         pv = profile_in_force(history, at)
         if pv is None:
-            raise LookupError(partner)
+            raise NoProfile(f"partner `{partner}` has no trust profile in force")
         emb = pv.profile.embargo
         cutoff = to_micros(at - emb) if emb > timedelta(0) else None
         with self._lock:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from tearline.errors import TearlineError
+from tearline.errors import TearlineError, UiError
 from tearline.services.users import Role, User
 from tearline.web.ui.deps import UiDeps
 
@@ -38,12 +38,6 @@ SECURITY_HEADERS = {
 }
 
 
-class UiError(Exception):
-    """An answer the UI shows as a page: status, title and a message safe to show."""
-
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.title, self.message = status, title, message
 
 
 @dataclass

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 import numpy as np
 from starlette.responses import RedirectResponse, Response
 
-from tearline.errors import InvalidInput
+from tearline.errors import InvalidInput, UiError
 from tearline.model.partners import Partner
 from tearline.services.users import Role
 from tearline.web.ui import charts
-from tearline.web.ui.auth import Ctx, UiError, href, page, secure
+from tearline.web.ui.auth import Ctx, href, page, secure
 from tearline.web.ui.deps import UiDeps
 from tearline.web.ui.whatif import TLPS, WhatIfForm, profile_text, timeline, whatif_view
 
