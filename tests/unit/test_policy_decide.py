@@ -6,6 +6,7 @@ shared with the vectorised engine's property test and the what-if test.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from tests.strategies import BASE, policy_items, policy_labels, profiles, times
 from tearline.model.markings import DEFAULT_SCHEME, Label, MarkedItem, Portion, Tlp
 from tearline.model.partners import TrustProfile
 from tearline.model.releases import Decision, Reason, Verdict
-from tearline.policy.decide import RULES, decide
+from tearline.policy.decide import LABEL_FIELDS, RULES, decide, unhandled_fields
 
 CASES = Path(__file__).resolve().parents[1] / "policy_cases"
 CASE_FILES = sorted(CASES.glob("*.json"))
@@ -85,7 +86,7 @@ def test_every_reason_code_has_a_case() -> None:
     seen = set()
     for path in CASE_FILES:
         seen.update(r.split(":", 1)[0] for r in json.loads(path.read_text())["expect"]["reasons"])
-    assert seen == {code for code, _ in RULES}
+    assert seen == {code for code, _ in RULES} | {Reason.UNHANDLED}
     assert len(CASE_FILES) >= 40
 
 
@@ -198,12 +199,40 @@ def test_embargo_until_is_formatted_in_utc() -> None:
         TrustProfile("GBR", embargo=3600),  # type: ignore[arg-type]
     ],
 )
-def test_a_broken_rule_withholds_with_policy_error(broken: TrustProfile) -> None:
+def test_a_value_no_rule_is_written_for_withholds_naming_the_field(broken: TrustProfile) -> None:
     label = Label(topics=frozenset({"russia"}), classification=1)
-    assert decide(label, broken, BASE, added=BASE) == Decision(Verdict.WITHHOLD, (Reason.POLICY_ERROR,))
+    field = next(n for n in ("excluded_topics", "clearance", "embargo") if getattr(broken, n) != getattr(
+        TrustProfile("GBR"), n))
+    assert decide(label, broken, BASE, added=BASE) == Decision(Verdict.WITHHOLD, (f"{Reason.UNHANDLED}:{field}",))
+
+
+class _Exploding(frozenset[str]):
+    """Topics that pass every value check and fail when a rule compares them."""
+
+    def __and__(self, other: object) -> frozenset[str]:
+        raise RuntimeError("a broken rule")
+
+
+def test_a_rule_that_fails_withholds_with_policy_error_naming_it() -> None:
+    label = Label(topics=_Exploding({"russia"}))
+    assert decide(label, TrustProfile("GBR"), BASE, added=BASE) == Decision(
+        Verdict.WITHHOLD, (f"{Reason.POLICY_ERROR}:LABEL",)
+    )
+
+
+def test_a_label_field_no_rule_reads_withholds_every_decision() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class NewerLabel(Label):
+        caveat: str = "EYES ONLY"  # a field a newer model adds, with no rule yet
+
+    d = decide(NewerLabel(), TrustProfile("GBR", clearance=4, tlp_ceiling=Tlp.RED), BASE, added=BASE)
+    assert d == Decision(Verdict.WITHHOLD, (f"{Reason.UNHANDLED}:caveat",))
+    assert unhandled_fields() == ()  # every field of today's model has its rules
+    assert set(LABEL_FIELDS) == {f.name for f in dataclasses.fields(Label)}
 
 
 def test_naive_times_are_a_policy_error() -> None:
     naive = datetime(2026, 6, 1)
-    assert decide(Label(), TrustProfile("GBR"), BASE, added=naive).reasons == (Reason.POLICY_ERROR,)
-    assert decide(Label(), TrustProfile("GBR"), naive, added=BASE).reasons == (Reason.POLICY_ERROR,)
+    error = (f"{Reason.POLICY_ERROR}:TIME",)
+    assert decide(Label(), TrustProfile("GBR"), BASE, added=naive).reasons == error
+    assert decide(Label(), TrustProfile("GBR"), naive, added=BASE).reasons == error

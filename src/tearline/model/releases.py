@@ -35,7 +35,8 @@ class Reason:
     APPROVED = "APPROVED"
     NO_PROFILE = "NO_PROFILE"
     NO_TEARLINE = "TEARLINE_UNAVAILABLE"
-    POLICY_ERROR = "POLICY_ERROR"
+    POLICY_ERROR = "POLICY_ERROR"  # :<rule that failed>
+    UNHANDLED = "UNHANDLED"  # :<label or profile field no rule handles, or holds a value none is written for>
     PIPELINE_ERROR = "PIPELINE_ERROR"  # :<stage>
     GATE_HIT = "GATE_HIT"
     REQUIRED_PROPERTY = "REQUIRED_PROPERTY_WITHHELD"  # :<property>

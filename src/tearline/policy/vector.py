@@ -47,7 +47,7 @@ from tearline.model.markings import Tlp
 from tearline.model.partners import TrustProfile
 from tearline.model.releases import Reason, Verdict
 from tearline.policy.columns import WORD, LabelArrays, LabelColumns, Vocab
-from tearline.policy.decide import ALL, RULES
+from tearline.policy.decide import ALL, RULES, profile_unhandled
 
 __all__ = ["BIT", "compute", "compute_matrix", "reason_codes"]
 
@@ -241,6 +241,8 @@ def _into(
     bits: npt.NDArray[np.uint32],
 ) -> None:
     try:
+        if profile_unhandled(profile):
+            raise ValueError("a profile value no rule is written for")
         _compute(cols, profile, at_us, approved, v, bits)
     except Exception:  # total by contract: a broken rule must deny, never release or raise
         v[:] = Verdict.WITHHOLD
@@ -292,6 +294,8 @@ def reason_codes(
     ``mask_bits`` is the mask array from :func:`compute` (or that row's mask as an int).
     """
     m = int(mask_bits[row]) if isinstance(mask_bits, np.ndarray) else int(mask_bits)
+    if m & BIT[Reason.POLICY_ERROR]:  # as decide names it: the profile field, else the engine
+        return tuple(profile_unhandled(profile)) or (f"{Reason.POLICY_ERROR}:VECTOR",)
     out: list[str] = []
     for i, (code, _) in enumerate(RULES):
         if not m >> i & 1:
