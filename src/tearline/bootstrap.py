@@ -60,7 +60,7 @@ class Node:
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db, self.clock, self.info.code, keys_dir(self.settings))
         self.decisions = Decisions(self.db, self.clock)
-        self.trust = Trust(self.db, self.clock, on_profile=self.decisions.on_profile, ledger=self.ledger)
+        self.trust = Trust(self.db, self.clock, on_profile=self.decisions.on_profile, ledger=self.ledger, ids=self.ids)
         self.intake = Intake(self.db, self.clock, on_stored=self.decisions.on_stored)
         self.approvals = Approvals(self.db, self.clock, self.decisions, self.ledger)
         self.vault = Vault(
@@ -68,6 +68,7 @@ class Node:
             self.clock,
             kek=lambda: load_kek(kek_file=kek_file(self.settings), kek=self.settings.kek, data=self.settings.data),
             on_reveal=[self._record_reveal],
+            ids=self.ids,
         )
         self.intake.object_checks.append(vault_object_check(self.vault))
         self.gate = Gate(
@@ -160,13 +161,15 @@ def default_kek_path(settings: Settings) -> Path:
 
 
 def create_node(
-    settings: Settings, *, code: str | None = None, name: str | None = None, clock: Clock | None = None
+    settings: Settings, *, code: str | None = None, name: str | None = None, clock: Clock | None = None,
+    ids: IdFactory | None = None,
 ) -> tuple[Node, bool]:
     clock = clock or SystemClock()
+    ids = ids or RandomIds()
     settings.data.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
-    info, created = init_node(db, keys_dir(settings), clock, code=code, name=name)
-    return Node(settings=settings, db=db, clock=clock, info=info), created
+    info, created = init_node(db, keys_dir(settings), clock, code=code, name=name, ids=ids)
+    return Node(settings=settings, db=db, clock=clock, info=info, ids=ids), created
 
 
 def open_node(settings: Settings, *, clock: Clock | None = None) -> Node:

@@ -23,7 +23,7 @@ def add(
 ) -> None:
     """Add a collection that partners read (policy decides what each sees)."""
     with node_of(ctx) as node:
-        row = add_collection(node.db, node.clock, alias, title or alias, description)
+        row = add_collection(node.db, node.clock, alias, title or alias, description, ids=node.ids)
     out.print(f"collection [bold]{alias}[/] added: {row.id}")
 
 

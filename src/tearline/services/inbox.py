@@ -64,7 +64,7 @@ class Inbox:
             self.intake.store(prepared, collection_id=row.id, added=now, summary=IngestSummary(), posted_by=partner)
         successes = [{"id": p.obj["id"], "version": version_of(p.obj)} for p in prepared]
         status = {
-            "id": self.ids.new("status").split("--", 1)[1],  # a status id is a bare UUID (§4.3.1)
+            "id": self.ids.new_uuid(),  # a status id is a bare UUID (§4.3.1)
             "status": "complete",
             "request_timestamp": format_timestamp(now),
             "total_count": len(objs),
