@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tearline.asgi import build_app
-from tearline.bootstrap import create_node
+from tearline.bootstrap import Node, create_node
 from tearline.crypto.sealing import write_kek_file
 from tearline.model.labeltext import parse_label
 from tearline.model.markings import MarkedItem
@@ -33,6 +33,23 @@ def _report(n: int, text: str) -> dict[str, object]:
     }
 
 
+def _node_with_reports(tmp_path: Path, count: int, naming: set[int]) -> tuple[Node, str]:
+    """A node with a vault, partner USA, and ``count`` reports a second apart in `shared`; those in
+    ``naming`` name Marek Zielony (not yet a protected term)."""
+    write_kek_file(tmp_path / "v.kek")
+    node, _ = create_node(Settings(data=tmp_path / "node", kek_file=str(tmp_path / "v.kek")), code="GBR")
+    _, token = node.trust.add_partner("USA", "USA", ProfileChange(clearance="SECRET", tlp_ceiling="AMBER"))
+    with node.db.read() as conn:
+        shared = nodes.find_collection(conn, "shared")
+    assert shared is not None
+    label = MarkedItem(parse_label("UNCLASSIFIED//TLP:GREEN"))
+    for n in range(count):
+        node.intake.store([Prepared(_report(n, "Marek Zielony" if n in naming else "clear"), label)],
+                          collection_id=shared.id, added=node.clock.now() + timedelta(seconds=n),
+                          summary=IngestSummary())
+    return node, token
+
+
 async def _crawl(app, token: str, limit: int) -> list[dict]:  # type: ignore[no-untyped-def]
     h = {"Accept": TAXII, "Authorization": f"Bearer {token}"}
     pages = []
@@ -51,18 +68,8 @@ async def _crawl(app, token: str, limit: int) -> list[dict]:  # type: ignore[no-
 
 @pytest.mark.parametrize("limit", [1, 2, 3])
 def test_crawls_skip_only_what_the_gate_withholds(tmp_path: Path, limit: int) -> None:
-    write_kek_file(tmp_path / "v.kek")
-    node, _ = create_node(Settings(data=tmp_path / "node", kek_file=str(tmp_path / "v.kek")), code="GBR")
+    node, token = _node_with_reports(tmp_path, 7, {n for n in range(7) if n % 3 == 2})
     try:
-        _, token = node.trust.add_partner("USA", "USA", ProfileChange(clearance="SECRET", tlp_ceiling="AMBER"))
-        with node.db.read() as conn:
-            shared = nodes.find_collection(conn, "shared")
-        assert shared is not None
-        label = MarkedItem(parse_label("UNCLASSIFIED//TLP:GREEN"))
-        for n in range(7):
-            node.intake.store([Prepared(_report(n, "Marek Zielony" if n % 3 == 2 else "clear"), label)],
-                              collection_id=shared.id, added=node.clock.now() + timedelta(seconds=n),
-                              summary=IngestSummary())
         node.vault.add_source("ZIELONY", SourceIdentity(name="Marek Zielony"), grade=Grade.parse("B2"))
         pages = asyncio.run(_crawl(build_app(node), token, limit=limit))
     finally:
@@ -82,18 +89,8 @@ def test_a_page_the_gate_withholds_whole_at_delivery_still_leads_on(
 
     from tearline.asgi import taxii_app
 
-    write_kek_file(tmp_path / "v.kek")
-    node, _ = create_node(Settings(data=tmp_path / "node", kek_file=str(tmp_path / "v.kek")), code="GBR")
+    node, token = _node_with_reports(tmp_path, 8, set(late))
     try:
-        _, token = node.trust.add_partner("USA", "USA", ProfileChange(clearance="SECRET", tlp_ceiling="AMBER"))
-        with node.db.read() as conn:
-            shared = nodes.find_collection(conn, "shared")
-        assert shared is not None
-        label = MarkedItem(parse_label("UNCLASSIFIED//TLP:GREEN"))
-        for n in range(8):
-            node.intake.store([Prepared(_report(n, "Marek Zielony" if n in late else "clear"), label)],
-                              collection_id=shared.id, added=node.clock.now() + timedelta(seconds=n),
-                              summary=IngestSummary())
         with node.db.read() as conn:
             stored = conn.exec_driver_sql("SELECT seq, body FROM objects").all()
         seqs = {int(seq) for seq, body in stored if b"Zielony" in bytes(body)}
