@@ -32,6 +32,11 @@ from tearline.store.nodes import CollectionRow
 MAX_OBJECTS = 10_000
 
 
+def writable(row: CollectionRow, partner: str) -> bool:
+    """Only a partner's own inbox takes its posts and deletes."""
+    return row.kind == "inbox" and row.owner == partner
+
+
 class Inbox:
     def __init__(self, db: Database, clock: Clock, info: NodeInfo, intake: Intake, markings: MarkingRegistry,
                  ids: IdFactory) -> None:
@@ -44,7 +49,7 @@ class Inbox:
 
     def add_objects(self, partner: str, row: CollectionRow, body: bytes) -> bytes:
         """Store what the partner posts into ``row`` (its inbox); the status resource's bytes."""
-        if not (row.kind == "inbox" and row.owner == partner):
+        if not writable(row, partner):
             raise TaxiiError(403, "this collection cannot be written to", code="read_only")
         objs = _envelope_objects(body)
         now = self.clock.now()

@@ -28,7 +28,7 @@ from tearline.services.answers import Cached, DeliveryCounter, Key, ResponseCach
 from tearline.services.cursors import BadCursor, CursorCodec
 from tearline.services.decisions import Decisions, Stamp
 from tearline.services.gate import Gate
-from tearline.services.inbox import Inbox
+from tearline.services.inbox import Inbox, writable
 from tearline.services.index import IndexCache
 from tearline.services.node import NodeInfo
 from tearline.services.partner_auth import Authenticator, FailureLimiter
@@ -163,7 +163,7 @@ class TaxiiService:
 
     @staticmethod
     def writable(row: CollectionRow, partner: str) -> bool:
-        return row.kind == "inbox" and row.owner == partner
+        return writable(row, partner)
 
     def collections(self, partner: str) -> list[CollectionRow]:
         return [c for c in self._all_collections() if self.readable(c, partner)]

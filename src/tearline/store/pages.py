@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
 
 from tearline.store.nodes import bump_epoch
 from tearline.store.schema import objects
@@ -59,19 +59,8 @@ _LIGHT = (
 )
 
 
-class _LightColumns(Protocol):
-    """A result row of ``select(*_LIGHT)``."""
-
-    seq: int
-    stix_id: str
-    type: str
-    version: str
-    version_us: int
-    spec_version: str
-    date_added_us: int
-
-
-def _light(rows: Iterable[_LightColumns]) -> list[LightRow]:
+def _light(rows: Iterable[Row[Any]]) -> list[LightRow]:
+    """:class:`LightRow` s from result rows of ``select(*_LIGHT)``."""
     return [
         LightRow(int(r.seq), r.stix_id, r.type, r.version, int(r.version_us), r.spec_version, int(r.date_added_us))
         for r in rows
