@@ -9,12 +9,14 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from tearline.clock import Clock, SystemClock
-from tearline.crypto.keys import load_cursor_key, session_secret
+from tearline.crypto.keys import fingerprint_key, load_cursor_key, session_secret
 from tearline.crypto.sealing import load_kek
+from tearline.fingerprint.code import Code
 from tearline.ids import IdFactory, RandomIds
 from tearline.services.approvals import Approvals
 from tearline.services.decisions import Decisions
 from tearline.services.export import Exporter
+from tearline.services.fingerprints import Fingerprints
 from tearline.services.gate import Gate
 from tearline.services.inbox import Inbox
 from tearline.services.intake import Intake
@@ -27,6 +29,7 @@ from tearline.services.sync_pull import Puller
 from tearline.services.sync_push import Pusher
 from tearline.services.taxii import Config as TaxiiConfig
 from tearline.services.taxii import TaxiiService
+from tearline.services.trace import Tracer
 from tearline.services.trust import Trust
 from tearline.services.ui_deps import Reports, UiDeps
 from tearline.services.users import Users
@@ -86,6 +89,7 @@ class Node:
             gate=self.gate,
             sources=lambda show: self.vault.source_text(show_grade=show),
             markings=self.markings,
+            fingerprints=Fingerprints(Code(fingerprint_key(self.keys_dir))),
         )
         self.insight = Insight(self.db, self.clock, self.trust, self.decisions, self.release)
 
@@ -117,6 +121,10 @@ class Node:
             session_secret=session_secret(self.keys_dir),
             secure_cookies=secure_cookies,
         )
+
+    def tracer(self) -> Tracer:
+        """Trace leaked copies to the partners who received them (docs/trace.md)."""
+        return Tracer(self.db, self.release.fingerprints.code, self.ledger)
 
     def exporter(self) -> Exporter:
         """STIX bundles of what one partner may receive, through the release pipeline."""

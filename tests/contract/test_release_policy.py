@@ -163,6 +163,11 @@ def test_gate_error_withholds_and_alerts(loaded):  # type: ignore[no-untyped-def
         def refresh(self) -> None:
             pass
 
+        version = "broken"
+
+        def term_texts(self) -> tuple[str, ...]:
+            return ()
+
         def __call__(self, body: bytes) -> list[object]:
             raise ValueError("scanner failed")
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tearline.asgi import taxii_app
 from tearline.bootstrap import Node, open_node
-from tearline.canonical import dumps
+from tearline.canonical import dumps_ordered
 from tearline.model.labeltext import parse_label
 from tearline.model.sources import SourceIdentity
 from tearline.services.cursors import CursorCodec
@@ -111,7 +111,7 @@ def test_kept_answer_names_its_ledger_entries_and_counts_repeats(served: Served)
     for o, seq in zip(objs, entries, strict=True):  # each entry is the release of exactly these bytes
         (entry,) = served.node.ledger.partner_leaves("USA", seq, seq + 1)
         leaf = json.loads(entry["leaf"])
-        assert (leaf["object"], leaf["sha256"]) == (o["id"], hashlib.sha256(dumps(o)).hexdigest())
+        assert (leaf["object"], leaf["sha256"]) == (o["id"], hashlib.sha256(dumps_ordered(o)).hexdigest())
     for _ in range(3):
         again = served.get()
         assert again.content == first.content and again.headers[LEDGER] == first.headers[LEDGER]

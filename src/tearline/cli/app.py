@@ -21,6 +21,7 @@ from tearline.cli import policy as policy_cmd
 from tearline.cli import reciprocity as reciprocity_cmd
 from tearline.cli import serve as serve_cmd
 from tearline.cli import sync as sync_cmd
+from tearline.cli import trace as trace_cmd
 from tearline.cli import user as user_cmd
 from tearline.cli import vault as vault_cmd
 from tearline.cli.common import State, report_error
@@ -67,6 +68,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(peer_cmd.app, name="peer")
 app.add_typer(sync_cmd.app, name="sync")
 app.command("reciprocity")(reciprocity_cmd.reciprocity)
+app.command("trace")(trace_cmd.trace)
 app.add_typer(user_cmd.app, name="user")
 
 

@@ -14,6 +14,7 @@ from tearline.cli.profile_options import (
     Clearance,
     Embargo,
     Exclude,
+    Fingerprint,
     Include,
     Sanitised,
     Suspend,
@@ -53,6 +54,7 @@ def profile_json(pv: ProfileVersion) -> dict[str, object]:
         "embargo": format_duration(p.embargo),
         "sanitised_only": p.sanitised_only,
         "suspended": p.suspended,
+        "fingerprint": p.fingerprint,
         "effective_from": format_timestamp(pv.effective_from),
         "created": format_timestamp(pv.created_at),
         "reason": pv.reason,
@@ -71,11 +73,12 @@ def add(
     embargo: Embargo = None,
     sanitised_only: Sanitised = None,
     suspend: Suspend = None,
+    fingerprint: Fingerprint = None,
     effective_from: Effective = None,
     json_out: JsonOut = False,
 ) -> None:
     """Add a partner; prints its API token once (only a hash is kept)."""
-    change = profile_change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend)
+    change = profile_change(clearance, tlp_ceiling, exclude_topic, None, embargo, sanitised_only, suspend, fingerprint)
     with node_of(ctx) as node:
         partner, token = node.trust.add_partner(code, name, change, effective_from=_when(effective_from))
     if json_out:
@@ -98,11 +101,14 @@ def set_(
     embargo: Embargo = None,
     sanitised_only: Sanitised = None,
     suspend: Suspend = None,
+    fingerprint: Fingerprint = None,
     effective_from: Effective = None,
     json_out: JsonOut = False,
 ) -> None:
     """Make a new profile version (any change)."""
-    change = profile_change(clearance, tlp_ceiling, exclude_topic, include_topic, embargo, sanitised_only, suspend)
+    change = profile_change(
+        clearance, tlp_ceiling, exclude_topic, include_topic, embargo, sanitised_only, suspend, fingerprint
+    )
     with node_of(ctx) as node:
         pv = node.trust.change(
             code, change, reason=reason, approved_by=approved_by, effective_from=_when(effective_from)
@@ -173,7 +179,8 @@ def history(ctx: typer.Context, code: str, json_out: JsonOut = False) -> None:
     for pv in versions:
         j = profile_json(pv)
         flags = ",".join(f for f in ("sanitised" if pv.profile.sanitised_only else "",
-                                      "suspended" if pv.profile.suspended else "") if f)
+                                      "suspended" if pv.profile.suspended else "",
+                                      "" if pv.profile.fingerprint else "no-fingerprint") if f)
         table.add_row(str(pv.version), str(j["effective_from"]), str(j["clearance"]), str(j["tlp_ceiling"]),
                       ", ".join(sorted(pv.profile.excluded_topics)) or "-", str(j["embargo"]), flags or "-",
                       pv.reason, pv.approved_by)

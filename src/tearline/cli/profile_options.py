@@ -26,6 +26,9 @@ Sanitised = Annotated[
     bool | None, typer.Option("--sanitised-only/--not-sanitised-only", help="always the tearline version")
 ]
 Suspend = Annotated[bool | None, typer.Option("--suspend/--resume", help="suspend or resume all releases")]
+Fingerprint = Annotated[
+    str | None, typer.Option("--fingerprint", metavar="on|off", help="per-recipient fingerprints (docs/trace.md)")
+]
 
 
 def profile_change(
@@ -36,6 +39,7 @@ def profile_change(
     embargo: str | None,
     sanitised: bool | None,
     suspend: bool | None,
+    fingerprint: str | None = None,
 ) -> ProfileChange:
     """The change the profile options ask for; a bad duration is an invalid-input error."""
     try:
@@ -43,6 +47,11 @@ def profile_change(
     except ValueError as exc:
         bad_option(str(exc))
         raise
+    fp: bool | None = None
+    if fingerprint is not None:
+        if fingerprint.strip().lower() not in ("on", "off"):
+            bad_option(f"--fingerprint takes `on` or `off`, not `{fingerprint}`")
+        fp = fingerprint.strip().lower() == "on"
     return ProfileChange(
         clearance=clearance,
         tlp_ceiling=tlp_ceiling,
@@ -51,6 +60,7 @@ def profile_change(
         embargo=emb,
         sanitised_only=sanitised,
         suspended=suspend,
+        fingerprint=fp,
     )
 
 

@@ -1,4 +1,5 @@
-"""Node keys on disk: the ledger's Ed25519 signing key and the secret that signs TAXII cursors.
+"""Node keys on disk: the ledger's Ed25519 signing key, the secret that signs TAXII cursors and the
+fingerprint key (the per-recipient fingerprint code, :mod:`tearline.fingerprint.code`).
 
 Files are written with mode 0600 inside ``<data>/keys``. The vault's key-encryption key is *not*
 kept here (see :mod:`tearline.crypto.sealing`): it must never sit beside the data it protects.
@@ -6,6 +7,7 @@ kept here (see :mod:`tearline.crypto.sealing`): it must never sit beside the dat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +20,7 @@ from tearline.errors import ConfigError
 SIGNING_KEY = "ledger-ed25519.pem"
 CURSOR_KEY = "cursor.key"
 SESSION_KEY_FILE = "ui-session.key"
+FINGERPRINT_KEY = "fingerprint.key"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -39,6 +42,21 @@ def create_keys(keys_dir: Path) -> None:
     ck_path = keys_dir / CURSOR_KEY
     if not ck_path.exists():
         _write_private(ck_path, secrets.token_bytes(32))
+    fingerprint_key(keys_dir)
+
+
+def fingerprint_key(keys_dir: Path) -> bytes:
+    """The key of the node's fingerprint code (made if missing: nodes made before it existed).
+
+    Losing it loses the means to trace copies already released; a backup of the keys folder keeps it."""
+    path = keys_dir / FINGERPRINT_KEY
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            _write_private(path, secrets.token_bytes(32))
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise ConfigError(f"the fingerprint key at `{path}` is too short")
+    return data
 
 
 def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:

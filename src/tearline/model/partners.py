@@ -32,6 +32,7 @@ class TrustProfile:
     embargo: timedelta = timedelta(0)
     sanitised_only: bool = False
     suspended: bool = False
+    fingerprint: bool = True  # per-recipient fingerprint in every release (docs/trace.md)
 
     def narrows(self, other: TrustProfile) -> list[str]:
         """The ways ``other`` would widen what this profile allows (empty if it does not)."""

@@ -89,6 +89,8 @@ PROFILE_FIELDS: dict[str, tuple[str, ...]] = {
     "embargo": (Reason.EMBARGO_UNTIL,),
     "sanitised_only": (Reason.SANITISED_ONLY,),
     "suspended": (Reason.SUSPENDED,),
+    # read by the release pipeline's fingerprint stage, which changes bytes, never a verdict
+    "fingerprint": (),
 }
 
 
@@ -132,6 +134,7 @@ _PROFILE_VALUES: dict[str, Callable[[Any], bool]] = {
     "embargo": lambda v: isinstance(v, timedelta),  # none when not positive
     "sanitised_only": lambda v: isinstance(v, bool),
     "suspended": lambda v: isinstance(v, bool),
+    "fingerprint": lambda v: isinstance(v, bool),
 }
 
 

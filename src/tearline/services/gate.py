@@ -69,10 +69,16 @@ class Gate:
         self._cache_lock = threading.Lock()
         self.cache_bytes = cache_bytes  # the bound
         self._cached_bytes = 0
+        self._texts: tuple[str, ...] = ()
 
     @property
     def version(self) -> str | None:
         return self._seen_version
+
+    def term_texts(self) -> tuple[str, ...]:
+        """The protected terms as of the last refresh (for the fingerprint stage, which must never
+        change the text of one)."""
+        return self._texts
 
     def refresh(self) -> None:
         """Bring the term set up to the vault's current terms (the delta at once, the rest later).
@@ -89,6 +95,7 @@ class Gate:
         if v == self._seen_version:
             return
         terms = list(self._terms())
+        self._texts = tuple(t for _, t in terms)
         with self._lock:
             if self._full is None:
                 self._full = TermSet.build(terms, region=self._region)

@@ -7,11 +7,14 @@ previews) is produced by :meth:`ReleasePipeline.release`, in this order:
    profile in force at the time of release, with its recorded approvals;
 2. **tearline**: make the version this partner may see, rendered with the node's markings, with
    the marking definitions it cites (the node's own, and the statements the partner may see);
-3. **serialise**: the exact bytes, object and definitions (the place of a per-recipient canary
-   variant, once there is one);
-4. **gate**: the exact outgoing bytes, definitions included, are scanned for protected terms; a hit
+3. **fingerprint**: where the partner's profile has ``fingerprint`` on (the default), the object
+   carries the partner's own codeword in meaning-preserving choices (list and property order,
+   prose variants; :mod:`tearline.fingerprint`), so a leaked copy can be traced (docs/trace.md);
+   choices inside a protected term are never made;
+4. **serialise**: the exact bytes, object and definitions;
+5. **gate**: the exact outgoing bytes, definitions included, are scanned for protected terms; a hit
    withholds and alerts;
-5. **record**: the release is written (partner, object, version, SHA-256 of the bytes, verdict,
+6. **record**: the release is written (partner, object, version, SHA-256 of the bytes, verdict,
    reasons) and put in the ledger before the bytes are handed out; so is each definition sent with
    it (export and push carry them; over TAXII they are fetched by id through :meth:`definition`).
 
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from tearline.canonical import dumps, from_micros, loads, to_micros
+from tearline.canonical import dumps, dumps_ordered, from_micros, loads, to_micros
 from tearline.clock import Clock
 from tearline.model.markings import MarkedItem
 from tearline.model.partners import ProfileVersion, profile_in_force
@@ -39,6 +42,7 @@ from tearline.model.releases import Decision, Reason, Verdict
 from tearline.policy.decide import decide, grade_visible, portion_kept
 from tearline.sanitize.tearline import make_tearline
 from tearline.services.decisions import Decisions, item_from_row
+from tearline.services.fingerprints import Fingerprints
 from tearline.services.ledger import Ledger
 from tearline.services.markings import MarkingRegistry
 from tearline.services.node import NodeInfo
@@ -76,6 +80,7 @@ class Candidate:
     decision: Decision = field(default_factory=lambda: Decision(Verdict.WITHHOLD, ()))
     obj: dict[str, Any] | None = None
     definitions: list[dict[str, Any]] = field(default_factory=list)
+    ordered: bool = False  # fingerprinted: its property order is one of the choices
     body: bytes | None = None
     definition_bodies: tuple[Definition, ...] = ()
     stopped_at: str | None = None
@@ -121,6 +126,11 @@ class Gate(Protocol):
 
     def refresh(self) -> None: ...
 
+    @property
+    def version(self) -> str | None: ...
+
+    def term_texts(self) -> tuple[str, ...]: ...
+
     def __call__(self, body: bytes) -> list[Any]: ...
 
 
@@ -136,6 +146,7 @@ class ReleasePipeline:
         gate: Gate,
         sources: SourceText,
         markings: MarkingRegistry,
+        fingerprints: Fingerprints,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -145,9 +156,11 @@ class ReleasePipeline:
         self.gate = gate  # the protected-term scanner (no terms: an empty set)
         self.sources = sources  # what a source token becomes for a partner
         self.markings = markings  # the marking definitions objects cite
+        self.fingerprints = fingerprints  # the node's fingerprint code
         self.stages: dict[str, Stage] = {
             "decide": self._decide,
             "tearline": self._tearline,
+            "fingerprint": self._fingerprint,
             "serialise": self._serialise,
             "gate": self._gate,
             "record": self._record,
@@ -289,12 +302,24 @@ class ReleasePipeline:
     def _source_text(self, show_grade: bool) -> Callable[[str], str]:
         return self.sources(show_grade)
 
+    def _fingerprint(self, ctx: Context, cands: list[Candidate]) -> None:
+        """The partner's codeword in each object (profile flag ``fingerprint``, on by default)."""
+        assert ctx.profile is not None
+        if not ctx.profile.profile.fingerprint:
+            return
+        self.gate.refresh()
+        frozen = self.fingerprints.frozen(self.gate.version, self.gate.term_texts)
+        for c in cands:
+            assert c.obj is not None
+            c.obj = self.fingerprints.apply(ctx.partner, c.obj, frozen)
+            c.ordered = True
+
     def _serialise(self, ctx: Context, cands: list[Candidate]) -> None:
         """The exact bytes: the object's, and each definition it cites (rendered once per call)."""
         rendered: dict[str, Definition] = {}
         for c in cands:
             assert c.obj is not None
-            c.body = dumps(c.obj)
+            c.body = dumps_ordered(c.obj) if c.ordered else dumps(c.obj)
             defs = []
             for d in c.definitions:
                 if d["id"] not in rendered:

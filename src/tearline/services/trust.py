@@ -46,6 +46,7 @@ class ProfileChange:
     embargo: timedelta | None = None
     sanitised_only: bool | None = None
     suspended: bool | None = None
+    fingerprint: bool | None = None
 
     def apply(self, base: TrustProfile, scheme: ClassificationScheme = DEFAULT_SCHEME) -> TrustProfile:
         p = base
@@ -69,6 +70,8 @@ class ProfileChange:
             p = replace(p, sanitised_only=self.sanitised_only)
         if self.suspended is not None:
             p = replace(p, suspended=self.suspended)
+        if self.fingerprint is not None:
+            p = replace(p, fingerprint=self.fingerprint)
         return p
 
     @property

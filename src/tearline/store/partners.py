@@ -68,6 +68,7 @@ def add_profile_version(conn: Connection, pv: ProfileVersion) -> None:
             embargo_s=int(p.embargo.total_seconds()),
             sanitised_only=p.sanitised_only,
             suspended=p.suspended,
+            fingerprint=p.fingerprint,
             reason=pv.reason,
             approved_by=pv.approved_by,
         )
@@ -88,6 +89,7 @@ def _pv(row: MappedRow) -> ProfileVersion:
             embargo=timedelta(seconds=r["embargo_s"]),
             sanitised_only=bool(r["sanitised_only"]),
             suspended=bool(r["suspended"]),
+            fingerprint=bool(r["fingerprint"]),
         ),
         effective_from=from_micros(r["effective_from_us"]),
         created_at=from_micros(r["created_us"]),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -84,3 +86,32 @@ def add_alert(
 
 def alerts(conn: Connection, limit: int = 100) -> list[object]:
     return list(conn.execute(select(gate_alerts).order_by(gate_alerts.c.id.desc()).limit(limit)))
+
+
+RELEASED_VERDICTS = ("RELEASE", "RELEASE_TEARLINE")
+
+
+def received(conn: Connection, stix_ids: Sequence[str]) -> list[Any]:
+    """Who received which released version of these objects: (partner, stix_id, version, channel,
+    first_us, ledger_seq), first delivery first."""
+    out: list[Any] = []
+    ids = sorted(set(stix_ids))
+    for start in range(0, len(ids), 500):
+        q = (
+            select(releases.c.partner, releases.c.stix_id, releases.c.version, releases.c.channel,
+                   releases.c.first_us, releases.c.ledger_seq)
+            .where(releases.c.stix_id.in_(ids[start:start + 500]), releases.c.verdict.in_(RELEASED_VERDICTS))
+            .order_by(releases.c.first_us, releases.c.id)
+        )
+        out.extend(conn.execute(q))
+    return out
+
+
+def released_versions(conn: Connection) -> list[tuple[str, str]]:
+    """Every (object id, version) released to anyone (not marking definitions)."""
+    q = (
+        select(releases.c.stix_id, releases.c.version)
+        .where(releases.c.verdict.in_(RELEASED_VERDICTS), ~releases.c.stix_id.startswith("marking-definition--"))
+        .distinct()
+    )
+    return [(str(r.stix_id), str(r.version)) for r in conn.execute(q)]

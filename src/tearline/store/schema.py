@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData(
@@ -102,6 +103,7 @@ profile_versions = Table(
     Column("embargo_s", BigInteger, nullable=False),
     Column("sanitised_only", Boolean, nullable=False),
     Column("suspended", Boolean, nullable=False),
+    Column("fingerprint", Boolean, nullable=False, server_default=true()),
     Column("reason", Text, nullable=False),
     Column("approved_by", Text, nullable=False),
 )
