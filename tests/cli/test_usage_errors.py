@@ -4,6 +4,7 @@ is tried; none of them creates a node folder when it fails on usage."""
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -108,10 +109,15 @@ def test_help(path: tuple[str, ...], command: Command, node: Path, capsys: pytes
     assert "Usage:" in run.out
 
 
+def test_version(node: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run(capsys, node, "--version")
+    assert (run.code, run.out, run.err) == (0, f"tearline {metadata.version('tearline')}\n", "")
+
+
 def test_bare_tearline_prints_the_help(node: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _run(capsys, node)
     assert run.code == 0 and run.err == "", run
-    assert "Usage: tearline" in run.out and "partner" in run.out
+    assert "Usage: tearline" in run.out and "partner" in run.out and "--version" in run.out
 
 
 def test_bare_group_prints_its_help(node: Path, capsys: pytest.CaptureFixture[str]) -> None:

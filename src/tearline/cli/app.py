@@ -7,6 +7,7 @@ standard error, see :mod:`tearline.cli.usage`).
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -25,7 +26,7 @@ from tearline.cli import serve as serve_cmd
 from tearline.cli import sync as sync_cmd
 from tearline.cli import user as user_cmd
 from tearline.cli import vault as vault_cmd
-from tearline.cli.common import State, report_error
+from tearline.cli.common import State, out, report_error
 from tearline.cli.usage import report_abort, report_click_error
 from tearline.errors import TearlineError
 
@@ -38,6 +39,17 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if not value:
+        return
+    try:
+        version = metadata.version("tearline")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "(not installed)"
+    out.print(f"tearline {version}", markup=False, highlight=False)
+    raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -48,6 +60,9 @@ def root(
         str | None,
         typer.Option("--db", help="database URL [env TEARLINE_DB_URL; default SQLite in the data folder]"),
     ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="print the version and exit")
+    ] = False,
 ) -> None:
     """Global options apply to every command."""
     ctx.obj = State(data, db)
