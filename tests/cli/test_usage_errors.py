@@ -140,6 +140,14 @@ def test_set_role_with_the_role_as_an_argument(node: Path, capsys: pytest.Captur
     assert "missing option --role" in line and "viewer, officer or admin" in line, line
 
 
+def test_a_bad_role_names_the_valid_ones(node: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # checked before the node is opened, so no node folder appears
+    for argv in (("user", "add", "dave", "--role", "boss"), ("user", "set-role", "dave", "--role", "boss")):
+        run = _run(capsys, node, "--data", str(node), *argv)
+        assert run.code == EXIT_INVALID, run
+        assert run.err.strip() == "error: unknown role `boss` (use viewer, officer or admin)", run
+
+
 def test_the_root_without_a_command_lists_them(node: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = _usage_line(_run(capsys, node, "--data", str(node)), ())
     assert line.startswith("error: missing command (commands: approvals, approve, audit,"), line
