@@ -89,6 +89,17 @@ def test_bad_partner_code(data: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert run.code == EXIT_INVALID and "`u$a`" in run.err
 
 
+def test_a_bad_clearance_or_tlp_names_the_valid_ones(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = cli(capsys, "--data", str(data), "partner", "add", "USA", "--name", "x", "--clearance", "SECRETT")
+    assert run.code == EXIT_INVALID
+    assert run.err.strip() == (
+        "error: unknown classification `SECRETT` (one of UNCLASSIFIED, RESTRICTED, CONFIDENTIAL, SECRET, TOP SECRET)"
+    )
+    run = cli(capsys, "--data", str(data), "partner", "add", "USA", "--name", "x", "--tlp-ceiling", "PINK")
+    assert run.code == EXIT_INVALID
+    assert run.err.strip() == "error: unknown tlp `PINK` (one of CLEAR, GREEN, AMBER, AMBER+STRICT, RED)"
+
+
 def test_preview_says_which_collections_copy_it_answers_for(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,14 +1,17 @@
 """The root of the `tearline` command: global options, sub-command groups, exit codes.
 
-Exit codes: 0 ok, 1 error, 2 denied or withheld, 3 invalid input.
+Exit codes: 0 ok, 1 error, 2 denied or withheld, 3 invalid input (a usage error too: one line on
+standard error, see :mod:`tearline.cli.usage`).
 """
 
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from typing import Annotated
 
 import typer
+import typer.main
 
 from tearline.cli import audit as audit_cmd
 from tearline.cli import collection as collection_cmd
@@ -24,8 +27,9 @@ from tearline.cli import sync as sync_cmd
 from tearline.cli import trace as trace_cmd
 from tearline.cli import user as user_cmd
 from tearline.cli import vault as vault_cmd
-from tearline.cli.common import State, report_error
-from tearline.errors import EXIT_ERROR, EXIT_INVALID, TearlineError
+from tearline.cli.common import State, out, report_error
+from tearline.cli.usage import report_abort, report_click_error
+from tearline.errors import TearlineError
 
 app = typer.Typer(
     name="tearline",
@@ -34,6 +38,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    try:
+        version = metadata.version("tearline")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "(not installed)"
+    out.print(f"tearline {version}", markup=False, highlight=False)
+    raise typer.Exit()
 
 
 @app.callback()
@@ -46,6 +61,9 @@ def root(
         str | None,
         typer.Option("--db", help="database URL [env TEARLINE_DB_URL; default SQLite in the data folder]"),
     ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="print the version and exit")
+    ] = False,
 ) -> None:
     """Global options apply to every command."""
     ctx.obj = State(data, db)
@@ -73,22 +91,20 @@ app.add_typer(user_cmd.app, name="user")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the app and maps tearline errors to exit codes."""
+    """Console entry point: runs the app and maps tearline errors and usage errors to exit codes
+    (a usage error is one line on standard error and exit 3, never a traceback)."""
     try:
-        rc = app(args=argv, standalone_mode=False)  # click returns the code of a typer.Exit here
+        # click returns the code of a typer.Exit here; with prog_name the help and the error lines
+        # say `tearline` under `python -m tearline` and in tests too
+        rc = app(args=argv, prog_name="tearline", standalone_mode=False)
     except TearlineError as exc:
         sys.exit(report_error(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(EXIT_ERROR)
+    except (typer.Abort, EOFError):
+        sys.exit(report_abort())
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_INVALID)
-        raise
+    except typer.TyperException as exc:  # click's usage errors and friends
+        sys.exit(report_click_error(exc, typer.main.get_command(app), sys.argv[1:] if argv is None else argv))
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -29,8 +29,8 @@ from tearline.model.partners import ProfileVersion
 app = typer.Typer(help="Partners and their trust profiles.", no_args_is_help=True)
 
 Effective = Annotated[str | None, typer.Option(help="when the version takes effect (ISO 8601; default now)")]
-Reason = Annotated[str, typer.Option(help="why (recorded)")]
-ApprovedBy = Annotated[str, typer.Option("--approved-by", help="who approved (recorded)")]
+Reason = Annotated[str, typer.Option(help="the reason recorded with this change")]
+ApprovedBy = Annotated[str, typer.Option("--approved-by", help="who approved this change, recorded with it")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 

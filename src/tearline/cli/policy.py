@@ -19,10 +19,10 @@ approvals_app = typer.Typer(help="ORCON and TLP:RED approvals.", no_args_is_help
 
 def approve(
     ctx: typer.Context,
-    object_id: Annotated[str, typer.Argument(help="the STIX id (all its versions)")],
+    object_id: Annotated[str, typer.Argument(help="the STIX id; the approval covers all its versions")],
     partner: Annotated[str, typer.Option(help="the partner code")],
-    by: Annotated[str, typer.Option(help="who approves (recorded)")],
-    reason: Annotated[str, typer.Option(help="why (recorded)")],
+    by: Annotated[str, typer.Option(help="who approves, recorded with the approval")],
+    reason: Annotated[str, typer.Option(help="the reason recorded with the approval")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Approve an ORCON (or TLP:RED) object for one partner: its HOLD becomes a release."""
@@ -61,8 +61,8 @@ def approvals_list(
 def approvals_revoke(
     ctx: typer.Context,
     approval_id: int,
-    by: Annotated[str, typer.Option(help="who revokes (recorded)")],
-    reason: Annotated[str, typer.Option(help="why (recorded)")],
+    by: Annotated[str, typer.Option(help="who revokes, recorded with the revocation")],
+    reason: Annotated[str, typer.Option(help="the reason recorded with the revocation")],
 ) -> None:
     """Revoke an approval: the object goes back to HOLD for that partner."""
     with node_of(ctx) as node:

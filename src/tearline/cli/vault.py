@@ -50,7 +50,7 @@ def _show_summary(s: SourceSummary) -> None:
 @app.command("init-key")
 def init_key(
     ctx: typer.Context,
-    out_file: Annotated[Path, typer.Option("--out", help="where to write the new key (must not exist)")],
+    out_file: Annotated[Path, typer.Option("--out", help="where to write the new key; the file must not exist")],
 ) -> None:
     """Make a new key-encryption key file (mode 0600) outside the data folder."""
     settings = state(ctx).settings
@@ -65,7 +65,7 @@ def init_key(
 def add_source(
     ctx: typer.Context,
     cover: Annotated[str, typer.Option(help="the public cover name, e.g. NIGHTJAR")],
-    name: Annotated[str, typer.Option(help="the true name (sealed)")],
+    name: Annotated[str, typer.Option(help="the true name, sealed")],
     alias: Many = None,
     phone: Many = None,
     email: Many = None,
@@ -140,7 +140,7 @@ def show(
 def add_term(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="source id or cover name")],
-    term: Annotated[str, typer.Argument(help="an extra protected term: a code name, a place (sealed)")],
+    term: Annotated[str, typer.Argument(help="an extra protected term, sealed: a code name, a place")],
 ) -> None:
     """Add a protected term to a source."""
     with node_of(ctx) as node:

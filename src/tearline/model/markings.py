@@ -38,7 +38,8 @@ class Tlp(IntEnum):
         try:
             return cls[t]
         except KeyError:
-            raise ValueError(f"unknown tlp `{text}`") from None
+            choices = ", ".join(t.text for t in cls)
+            raise ValueError(f"unknown tlp `{text}` (one of {choices})") from None
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class ClassificationScheme:
         for i, n in enumerate(self.names):
             if n.upper() == key:
                 return i
-        raise ValueError(f"unknown classification `{name.strip()}`")
+        raise ValueError(f"unknown classification `{name.strip()}` (one of {', '.join(self.names)})")
 
     def name(self, level: int) -> str:
         if not 0 <= level < len(self.names):
