@@ -12,6 +12,7 @@ from tearline.clock import Clock, SystemClock
 from tearline.crypto.keys import fingerprint_key, load_cursor_key, session_secret
 from tearline.crypto.sealing import load_kek
 from tearline.fingerprint.code import Code
+from tearline.fingerprint.leak import read_leak
 from tearline.ids import IdFactory, RandomIds
 from tearline.services.approvals import Approvals
 from tearline.services.decisions import Decisions
@@ -29,7 +30,7 @@ from tearline.services.sync_pull import Puller
 from tearline.services.sync_push import Pusher
 from tearline.services.taxii import Config as TaxiiConfig
 from tearline.services.taxii import TaxiiService
-from tearline.services.trace import Tracer
+from tearline.services.trace import Tracer, TraceResult
 from tearline.services.trust import Trust
 from tearline.services.ui_deps import Reports, UiDeps
 from tearline.services.users import Users
@@ -119,8 +120,12 @@ class Node:
             users=Users(self.db, self.clock),
             vault_summaries=reports.vault_summaries,
             session_secret=session_secret(self.keys_dir),
+            trace=self._trace_files,
             secure_cookies=secure_cookies,
         )
+
+    def _trace_files(self, files: list[tuple[str, bytes]]) -> TraceResult:
+        return self.tracer().trace([read_leak(data, name) for name, data in files])
 
     def tracer(self) -> Tracer:
         """Trace leaked copies to the partners who received them (docs/trace.md)."""

@@ -59,6 +59,7 @@ NOT_EGRESS = {
     "/ui/ledger/api/proof/consistency": "operator ledger explorer",
     "/ui/ledger/api/leaves": "operator ledger explorer",
     "/ui/vault": "operator page: source summaries, never identities",
+    "/ui/trace": "operator page (officer role): scores of a leak the operator brings; no stored body leaves",
     "/ui/static": "stylesheets and scripts",
 }
 PARTNERS = ["USA", "JPN", "DEU"]

@@ -137,7 +137,7 @@ def test_scale_back_matches_whatif_object_by_object(loaded):  # type: ignore[no-
     assert report.after["WITHHOLD"] - report.before["WITHHOLD"] == len(report.changed_seq)
 
 
-@pytest.mark.parametrize("stage", ["decide", "tearline", "serialise", "gate", "record"])
+@pytest.mark.parametrize("stage", ["decide", "tearline", "fingerprint", "serialise", "gate", "record"])
 def test_any_exception_in_any_stage_withholds(loaded, stage):  # type: ignore[no-untyped-def]
     node, _ = loaded
     rows = _rows(node)

@@ -186,3 +186,42 @@ def _exclude(topic: str) -> Any:
     from tearline.services.trust import ProfileChange
 
     return ProfileChange(exclude_topics=(topic,))
+
+
+def test_trace_page_names_the_partner_whose_copy_leaked(page: Any, ui_url: str, ui_node: UiNode) -> None:
+    import io
+
+    import orjson
+
+    from tearline.canonical import dumps_ordered
+
+    node = ui_node.node
+    buf = io.BytesIO()
+    node.exporter().export("AUS", buf)
+    objs = [o for o in orjson.loads(buf.getvalue())["objects"] if o["type"] not in ("marking-definition", "identity")]
+    objs = sorted(objs, key=lambda o: -len(orjson.dumps(o)))[:8]
+    leak = b'{"objects":[' + b",".join(dumps_ordered(o) for o in objs) + b"]}"
+    login(page, ui_url, "olive")
+    page.goto(f"{ui_url}/trace")
+    page.get_by_label("Leaked material").fill(leak.decode())
+    page.get_by_role("button", name="Trace").click()
+    assert page.locator("#verdict").inner_text() == "Accused: AUS"
+    first = page.locator("#ranked tbody tr").first
+    assert first.get_attribute("data-partner") == "AUS" and "accused" in first.inner_text()
+    shot(page, "09-trace")
+    hrefs = [a.get_attribute("href") for a in page.locator("#ranked a").all()][:6]
+    for h in hrefs:  # every link on the result leads somewhere
+        assert page.request.get(f"{ui_url.rsplit('/ui', 1)[0]}{h}").status == 200, h
+    page.goto(f"{ui_url}/trace")
+    page.locator("#file").set_input_files([{"name": "leak.json", "mimeType": "application/json", "buffer": leak}])
+    page.get_by_role("button", name="Trace").click()
+    assert page.locator("#verdict").inner_text() == "Accused: AUS"
+    page.goto(f"{ui_url}/trace")
+    page.get_by_role("button", name="Trace").click()  # nothing given: a clear error, not a crash
+    assert "paste the leaked text or choose a file" in page.content()
+
+
+def test_a_viewer_cannot_trace(page: Any, ui_url: str) -> None:
+    login(page, ui_url, "vic")
+    r = page.goto(f"{ui_url}/trace")
+    assert r is not None and r.status == 403

@@ -17,6 +17,7 @@ from tearline.model.markings import DEFAULT_SCHEME, ClassificationScheme
 from tearline.services.approvals import Approvals
 from tearline.services.decisions import Decisions
 from tearline.services.ledger import Ledger
+from tearline.services.trace import TraceResult
 from tearline.services.trust import Trust
 from tearline.services.users import Users
 from tearline.services.whatif import Insight
@@ -39,6 +40,7 @@ class UiDeps:
     users: Users
     vault_summaries: Callable[[], list[VaultSummary]]
     session_secret: str
+    trace: Callable[[list[tuple[str, bytes]]], TraceResult]  # (name, bytes) of leaked files -> result
     scheme: ClassificationScheme = DEFAULT_SCHEME
     secure_cookies: bool = False  # set when served over HTTPS
     session_hours: int = 8

@@ -55,6 +55,7 @@ def create_ui(deps: UiDeps) -> Starlette:
         Route("/ledger/api/proof/consistency", explore.api_consistency),
         Route("/ledger/api/leaves", explore.api_leaves),
         Route("/vault", explore.vault, name="vault"),
+        Route("/trace", explore.trace, methods=["GET", "POST"], name="trace"),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [

@@ -130,8 +130,8 @@ def page(role: Role = Role.VIEWER, *, api: bool = False) -> Callable[[Handler], 
                     return secure(JSONResponse({"error": "log in first"}, status_code=401))
                 nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return secure(RedirectResponse(href(request, "/login") + "?" + _q({"next": nxt}), 303))
+            form = None
             try:
-                form = None
                 if request.method == "POST":
                     form = await request.form()
                     check_csrf(request, form)
@@ -151,6 +151,9 @@ def page(role: Role = Role.VIEWER, *, api: bool = False) -> Callable[[Handler], 
                     return secure(JSONResponse({"error": exc.message}, status_code=exc.http_status))
                 title = "not found" if exc.http_status == 404 else "refused"
                 return error_page(request, templates, UiError(exc.http_status, title, exc.message), user)
+            finally:
+                if form is not None:
+                    await form.close()  # uploaded files' spooled temporary files
 
         endpoint.__name__ = fn.__name__
         return endpoint

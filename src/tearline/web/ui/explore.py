@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from tearline.canonical import from_micros, loads
 from tearline.errors import InvalidInput, NotFound
 from tearline.services.release import Outcome
+from tearline.services.users import Role
 from tearline.web.ui.auth import Ctx, page, secure
 from tearline.web.ui.diff import FieldChange, field_diff
 
@@ -157,3 +158,29 @@ def api_leaves(ctx: Ctx) -> Response:
 def vault(ctx: Ctx) -> Response:
     """Sources by cover name, grade, compartments and term counts: nothing that names anyone."""
     return ctx.render("vault.html", title="source vault", sources=ctx.deps.vault_summaries())
+
+
+MAX_LEAK_BYTES = 20 * 1024 * 1024
+
+
+@page(Role.OFFICER)
+def trace(ctx: Ctx) -> Response:
+    """Paste or upload a leak; see which partner's copy it came from (docs/trace.md)."""
+    result = None
+    pasted = ""
+    if ctx.form is not None:
+        pasted = ctx.field("leak")
+        files: list[tuple[str, bytes]] = []
+        if pasted:
+            files.append(("pasted text", pasted.encode()))
+        for up in ctx.form.getlist("file"):
+            if isinstance(up, str) or not getattr(up, "filename", ""):
+                continue
+            data = up.file.read(MAX_LEAK_BYTES + 1)
+            if len(data) > MAX_LEAK_BYTES:
+                raise InvalidInput(f"`{up.filename}` is larger than {MAX_LEAK_BYTES // (1024 * 1024)} MiB")
+            files.append((str(up.filename), data))
+        if not files:
+            raise InvalidInput("paste the leaked text or choose a file")
+        result = ctx.deps.trace(files)
+    return ctx.render("trace.html", title="trace a leak", result=result, pasted=pasted)
