@@ -14,7 +14,12 @@ app drops from ~6,800 to ~90 requests/s). ``--nodelay`` starts both servers with
 ``sitecustomize`` that sets ``TCP_NODELAY`` whatever the protocol number, to show what the workers
 would do once ``tearline serve`` binds its socket itself; rows are marked ``+nd``.
 
+The fingerprint stage's cost: run with ``--fingerprint on`` (the default) and ``--fingerprint off``
+and compare the tearline rows (each partner's bytes are its own with fingerprints on, so the
+release cache no longer shares one copy between partners).
+
 Usage: python bench/taxii.py [--seconds 15] [--data-dir ../shared/data/attack] [--workers 1,2] [--nodelay]
+       [--fingerprint on|off]
 """
 
 from __future__ import annotations
@@ -201,6 +206,8 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "attack"))
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--nodelay", action="store_true", help="set TCP_NODELAY on accepted sockets (see above)")
+    ap.add_argument("--fingerprint", choices=("on", "off"), default="on",
+                    help="the partners' fingerprint flag (run both to see what the fingerprint stage costs)")
     ap.add_argument("--scale", type=int, default=1,
                     help="store the data N times (N-1 more collections) to see memory at N x the data")
     args = ap.parse_args()
@@ -217,10 +224,11 @@ def main() -> None:
             tearline(data, "collection", "add", f"copy-{i}")
             tearline(data, "ingest", "--collection", f"copy-{i}", "--label", "UNCLASSIFIED//TLP:CLEAR",
                      *map(str, bundles))
-        tokens = {p: tearline(data, "partner", "add", p, "--name", p).splitlines()[-1].strip() for p in PARTNERS}
+        tokens = {p: tearline(data, "partner", "add", p, "--name", p, "--fingerprint", args.fingerprint)
+                  .splitlines()[-1].strip() for p in PARTNERS}
         took = time.perf_counter() - t0
         print(f"node: {len(bundles)} ATT&CK bundles x {args.scale} (the data {args.scale} times), "
-              f"{len(PARTNERS)} partners, built in {took:.1f} s")
+              f"{len(PARTNERS)} partners (fingerprint {args.fingerprint}), built in {took:.1f} s")
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
