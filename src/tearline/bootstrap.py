@@ -30,7 +30,7 @@ from tearline.services.sync_pull import Puller
 from tearline.services.sync_push import Pusher
 from tearline.services.taxii import Config as TaxiiConfig
 from tearline.services.taxii import TaxiiService
-from tearline.services.trace import Tracer, TraceResult
+from tearline.services.trace import MAX_FALSE, Tracer, TraceResult
 from tearline.services.trust import Trust
 from tearline.services.ui_deps import Reports, UiDeps
 from tearline.services.users import Users
@@ -127,9 +127,9 @@ class Node:
     def _trace_files(self, files: list[tuple[str, bytes]]) -> TraceResult:
         return self.tracer().trace([read_leak(data, name) for name, data in files])
 
-    def tracer(self) -> Tracer:
+    def tracer(self, *, max_false: float = MAX_FALSE) -> Tracer:
         """Trace leaked copies to the partners who received them (docs/trace.md)."""
-        return Tracer(self.db, self.release.fingerprints.code, self.ledger)
+        return Tracer(self.db, self.release.fingerprints.code, self.ledger, max_false=max_false)
 
     def exporter(self) -> Exporter:
         """STIX bundles of what one partner may receive, through the release pipeline."""

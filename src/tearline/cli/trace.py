@@ -37,8 +37,7 @@ def trace(
             bad_option(f"cannot read `{name}`: {exc.strerror or exc}")
         leaks.append(read_leak(data, name))
     with node_of(ctx) as node:
-        tracer = node.tracer()
-        tracer.max_false = max_false
+        tracer = node.tracer(max_false=max_false)
         err.print(f"matching against what was released ({len(leaks)} file(s)) ...")
         result = tracer.trace(leaks, proofs=proofs)
     if json_out:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +116,7 @@ def embed(obj: dict[str, Any], bit: Callable[[bytes], int], code: Code,
         if k in LIST_FIELDS and isinstance(v, list) and len(v) > 1:
             v = _order_list(ctx, k, v, bit)
         elif k in PROSE_FIELDS and isinstance(v, str) and v:
-            v = _prose(stix_id, k, v, bit, frozen)
+            v = _prose(v, bit, frozen)
         new[k] = v
     fixed = [k for k in FIXED_KEYS if k in new]
     rest = _deque_order(ctx, "", [k for k in new if k not in FIXED_KEYS], bit, b"K")
@@ -130,7 +130,7 @@ def prose_position(s: prose.Slot) -> bytes:
     return b"P\x1f" + s.name.encode()
 
 
-def _prose(stix_id: str, field: str, text: str, bit: Callable[[bytes], int], frozen: frozenset[str]) -> str:
+def _prose(text: str, bit: Callable[[bytes], int], frozen: frozenset[str]) -> str:
     def choose(s: prose.Slot) -> int:
         return bit(prose_position(s))
 
@@ -158,11 +158,12 @@ def _order_entry(ctx: _Ctx, field: str, key: str, entry: Any, bit: Callable[[byt
 
 
 def symbols(obj: dict[str, Any], code: Code, *, stored: dict[str, Any] | None = None,
-            excerpt: bool = False) -> Symbols:
+            places: Mapping[str, frozenset[str]] | None = None) -> Symbols:
     """The symbols a copy of an object carries (erasures as -1), keyed by position.
 
-    ``stored``: the stored version it matches; where given, a one-way prose choice counts only at a
-    place where the stored text had its first form (a native second form is not a symbol)."""
+    A one-way prose choice counts only at a place where the stored text had its first form (a native
+    second form is not a symbol): ``places`` per property (:func:`one_way_places`), or else those of
+    ``stored``, the stored version the copy matches; with neither, one-way choices are not read."""
     stix_id = str(obj.get("id") or (stored or {}).get("id") or "")
     ctx = _Ctx(code, stix_id)
     out: Symbols = {}
@@ -179,9 +180,13 @@ def symbols(obj: dict[str, Any], code: Code, *, stored: dict[str, Any] | None = 
                     if isinstance(e, dict):
                         _deque_read(ctx, f"{k}/{ik}", list(e), b"K", out)
         elif k in PROSE_FIELDS and isinstance(v, str):
-            stored_text = (stored or {}).get(k)
-            prose_symbols(stix_id, k, v, stored_text if isinstance(stored_text, str) else None, out,
-                          excerpt=excerpt)
+            if places is not None:
+                where = places.get(k)
+            else:
+                stored_text = (stored or {}).get(k)
+                where = one_way_places(stored_text) if isinstance(stored_text, str) else None
+            for s in prose.read(v).slots:
+                put_prose(out, s, where)
     return out
 
 
@@ -190,21 +195,9 @@ def one_way_places(text: str) -> frozenset[str]:
     return frozenset(s.name for s in prose.read(text).slots if not s.two_way and s.form == 0)
 
 
-def prose_symbols(stix_id: str, field: str, text: str, stored_text: str | None, out: Symbols, *,
-                  excerpt: bool = False, places: frozenset[str] | None = None) -> None:
-    """The prose symbols of ``text`` as a copy of ``field`` of ``stix_id``. ``excerpt``: the text may
-    be cut anywhere, so slots whose context reaches its ends are not read."""
-    if places is None:
-        places = one_way_places(stored_text) if stored_text is not None else None
-    for s in prose.read(text).slots:
-        if excerpt and s.edge:
-            continue
-        put_prose(out, stix_id, field, s, places)
-
-
-def put_prose(out: Symbols, stix_id: str, field: str, s: prose.Slot, places: frozenset[str] | None) -> None:
-    """The symbol of one prose slot read as ``field`` of ``stix_id`` (a one-way choice only where
-    ``places`` says the stored text had its first form)."""
+def put_prose(out: Symbols, s: prose.Slot, places: frozenset[str] | None) -> None:
+    """The symbol of one prose slot (a one-way choice only where ``places`` says the stored text had
+    its first form)."""
     if not s.two_way and (places is None or s.name not in places):
         return
     p = prose_position(s)

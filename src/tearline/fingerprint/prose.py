@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["ONE_WAY", "TWO_WAY", "Slot", "Text", "frozen_classes", "read"]
 
@@ -239,8 +240,10 @@ def tokens(text: str) -> list[tuple[int, str]]:
     return [(t[0], t[3]) for t in _tokens(text)]
 
 
+@lru_cache(maxsize=8192)
 def read(text: str) -> Text:
-    """The slots of ``text`` (see the module docstring), in order."""
+    """The slots of ``text`` (see the module docstring), in order. Kept for the texts seen last: a
+    release to several partners reads each text once."""
     toks = _tokens(text)
     if not toks:
         return Text(text, ())

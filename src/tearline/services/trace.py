@@ -18,8 +18,9 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,9 +108,6 @@ class _Stored:
     versions: dict[str, dict[str, Any]]  # version -> stored object
     places: dict[str, frozenset[str]] = field(default_factory=dict)  # prose field -> one-way places
 
-    def latest(self) -> dict[str, Any]:
-        return self.versions[max(self.versions)]
-
 
 class Tracer:
     def __init__(self, db: Database, code: Code, ledger: Ledger, *, max_false: float = MAX_FALSE) -> None:
@@ -173,8 +171,7 @@ class Tracer:
                     for t in texts:
                         self._text(t, found, owner, per_object, how, result, excerpt=False)
                     continue
-                stored = st.versions.get(str(obj.get("modified"))) or st.latest()
-                got = symbols(obj, self.code, stored=stored)
+                got = symbols(obj, self.code, places=st.places)  # the same places as text is read with
                 self._merge(got, sid, found, owner, per_object)
                 how.setdefault(sid, "id")
             for text in leak.texts:
@@ -221,8 +218,8 @@ class Tracer:
         for slot in prose.read(text).slots:
             if excerpt and slot.edge:
                 continue
-            for sid, f in windows[max(0, _bisect(bounds, slot.start))][1]:
-                put_prose(got_by[sid], sid, f, slot, self._stored[sid].places.get(f))
+            for sid, f in windows[max(0, bisect_right(bounds, slot.start) - 1)][1]:
+                put_prose(got_by[sid], slot, self._stored[sid].places.get(f))
         for sid, got in got_by.items():
             self._merge(got, sid, found, owner, per_object)
         for _, m in windows:
@@ -276,12 +273,3 @@ class Tracer:
 def _shingles(canon: Sequence[str]) -> set[int]:
     return {h for h in (hash(tuple(canon[i:i + SHINGLE])) for i in range(len(canon) - SHINGLE + 1)) if h % 2 == 0}
 
-
-def _bisect(bounds: Iterable[int], at: int) -> int:
-    i = -1
-    for j, b in enumerate(bounds):
-        if b <= at:
-            i = j
-        else:
-            break
-    return i
