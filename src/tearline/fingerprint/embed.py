@@ -11,8 +11,8 @@ Three kinds of meaning-preserving choice carry the symbols (:mod:`tearline.finge
   entries of those lists, built the same way (JSON objects are unordered);
 * **prose** in :data:`PROSE_FIELDS`, the slots of :mod:`tearline.fingerprint.prose`.
 
-A position is named by the object id, the property and the item or key (prose: the slot's class
-and context), never by the version: a partner gets the same symbol for the same choice in
+A position is named by the object id, the property and the item or key (prose: by the slot's class
+and context alone), never by the version: a partner gets the same symbol for the same choice in
 every version. Never touched: ids,
 timestamps, patterns, hashes, observable values, names, any other property.
 """
@@ -116,23 +116,23 @@ def embed(obj: dict[str, Any], bit: Callable[[bytes], int], code: Code,
         if k in LIST_FIELDS and isinstance(v, list) and len(v) > 1:
             v = _order_list(ctx, k, v, bit)
         elif k in PROSE_FIELDS and isinstance(v, str) and v:
-            v = _prose(stix_id, k, v, bit, frozen)
+            v = _prose(v, bit, frozen)
         new[k] = v
     fixed = [k for k in FIXED_KEYS if k in new]
     rest = _deque_order(ctx, "", [k for k in new if k not in FIXED_KEYS], bit, b"K")
     return {k: new[k] for k in (*fixed, *rest)}
 
 
-def prose_position(stix_id: str, field: str, s: prose.Slot) -> bytes:
-    """A prose slot's position: the object, the property, and the slot's class and context. The
-    object is part of it so that a sentence repeated in many objects (a template, boilerplate) gives
-    a new symbol in each; a text excerpt is read against the objects its windows matched."""
-    return _pos(b"P", stix_id, field, s.name)
+def prose_position(s: prose.Slot) -> bytes:
+    """A prose slot's position: its class and context alone (not the object or property), so the
+    same sentence carries the same symbol wherever it appears and an excerpt needs no object to be
+    read; the objects it matched decide only who is scored."""
+    return b"P\x1f" + s.name.encode()
 
 
-def _prose(stix_id: str, field: str, text: str, bit: Callable[[bytes], int], frozen: frozenset[str]) -> str:
+def _prose(text: str, bit: Callable[[bytes], int], frozen: frozenset[str]) -> str:
     def choose(s: prose.Slot) -> int:
-        return bit(prose_position(stix_id, field, s))
+        return bit(prose_position(s))
 
     return prose.render(prose.read(text), choose, frozen)
 
@@ -186,7 +186,7 @@ def symbols(obj: dict[str, Any], code: Code, *, stored: dict[str, Any] | None = 
                 stored_text = (stored or {}).get(k)
                 where = one_way_places(stored_text) if isinstance(stored_text, str) else None
             for s in prose.read(v).slots:
-                put_prose(out, stix_id, k, s, where)
+                put_prose(out, s, where)
     return out
 
 
@@ -195,12 +195,12 @@ def one_way_places(text: str) -> frozenset[str]:
     return frozenset(s.name for s in prose.read(text).slots if not s.two_way and s.form == 0)
 
 
-def put_prose(out: Symbols, stix_id: str, field: str, s: prose.Slot, places: frozenset[str] | None) -> None:
+def put_prose(out: Symbols, s: prose.Slot, places: frozenset[str] | None) -> None:
     """The symbol of one prose slot (a one-way choice only where ``places`` says the stored text had
     its first form)."""
     if not s.two_way and (places is None or s.name not in places):
         return
-    p = prose_position(stix_id, field, s)
+    p = prose_position(s)
     out[p] = -1 if p in out and out[p] != s.form else s.form
 
 

@@ -160,34 +160,22 @@ class Tracer:
         owner: dict[bytes, set[str]] = {}
         per_object: Counter[str] = Counter()
         how: dict[str, str] = {}
-        texts: list[tuple[str, bool]] = []  # (text, an excerpt?): read once every id is known
         for leak in leaks:
             for obj in leak.objects:
                 sid = str(obj.get("id"))
                 st = self._stored.get(sid)
                 if st is None:
-                    prose_texts = [obj[f] for f in PROSE_FIELDS if isinstance(obj.get(f), str)]
-                    if not prose_texts:
+                    texts = [obj[f] for f in PROSE_FIELDS if isinstance(obj.get(f), str)]
+                    if not texts:
                         result.unmatched += 1
-                    texts += [(t, False) for t in prose_texts]
+                    for t in texts:
+                        self._text(t, found, owner, per_object, how, result, excerpt=False)
                     continue
                 got = symbols(obj, self.code, places=st.places)  # the same places as text is read with
                 self._merge(got, sid, found, owner, per_object)
                 how.setdefault(sid, "id")
-            texts += [(t, True) for t in leak.texts]
-        matched = [(t, excerpt, self._match(t)) for t, excerpt in texts]
-        weight: Counter[str] = Counter({sid: 1_000_000 for sid in how})  # what the whole leak points at
-        for _, _, windows in matched:
-            for _, hits, votes in windows or ():
-                for sid, _f in hits:
-                    weight[sid] += votes
-        for t, excerpt, windows in matched:
-            if windows is None:
-                continue
-            if not any(hits for _, hits, _ in windows):
-                result.unmatched += 1
-                continue
-            self._read(t, windows, weight, found, owner, per_object, how, excerpt=excerpt)
+            for text in leak.texts:
+                self._text(text, found, owner, per_object, how, result, excerpt=True)
         live = {p: y for p, y in found.items() if y >= 0}
         result.symbols = len(live)
         result.matched = [Matched(sid, how[sid], per_object[sid]) for sid in sorted(how)]
@@ -205,15 +193,14 @@ class Tracer:
                 if y >= 0:
                     per_object[sid] += 1
 
-    def _match(self, text: str) -> list[tuple[int, list[tuple[str, str]], int]] | None:
-        """The stored texts each window of ``text`` matches best: (first char, (id, property) of
-        each, shingles shared); None when the text is too short to match."""
+    def _text(self, text: str, found: Symbols, owner: dict[bytes, set[str]], per_object: Counter[str],
+              how: dict[str, str], result: TraceResult, *, excerpt: bool) -> None:
         toks = prose.tokens(text)
         if len(toks) < SHINGLE:
-            return None
+            return
         canon = [c for _, c in toks]
         starts = [s for s, _ in toks]
-        windows: list[tuple[int, list[tuple[str, str]], int]] = []
+        windows: list[tuple[int, list[tuple[str, str]]]] = []  # (first char, the stored texts it matches)
         for w in range(0, len(canon), WINDOW):
             part = canon[max(0, w - SHINGLE + 1):w + WINDOW]
             votes: Counter[tuple[str, str]] = Counter()
@@ -222,34 +209,21 @@ class Tracer:
                     votes[hit] += 1
             top = max(votes.values(), default=0)
             # every stored text as good as the best: the same sentence in several objects
-            best = sorted(k for k, v in votes.items() if v == top) if top >= MIN_VOTES else []
-            windows.append((starts[w], best, top))
-        return windows
-
-    def _read(self, text: str, windows: list[tuple[int, list[tuple[str, str]], int]], weight: Counter[str],
-              found: Symbols, owner: dict[bytes, set[str]], per_object: Counter[str], how: dict[str, str], *,
-              excerpt: bool) -> None:
-        """Read the slots of a matched text. A window that matches several stored texts alike (a
-        sentence repeated in several objects) is read against the one the whole leak points at most
-        (ids matched, then shingles shared); still tied between more than two, it is not read, since
-        a prose position belongs to one object and a wrong one only adds noise."""
-        chosen: list[list[tuple[str, str]]] = []
-        for _, hits, _ in windows:
-            if len(hits) > 1:
-                most = max(weight[sid] for sid, _ in hits)
-                hits = [h for h in hits if weight[h[0]] == most]
-            chosen.append(hits if len(hits) <= 2 else [])
+            windows.append((starts[w], sorted(k for k, v in votes.items() if v == top) if top >= MIN_VOTES else []))
+        if not any(m for _, m in windows):
+            result.unmatched += 1
+            return
         got_by: dict[str, Symbols] = defaultdict(dict)
-        bounds = [s for s, _, _ in windows]
+        bounds = [s for s, _ in windows]
         for slot in prose.read(text).slots:
             if excerpt and slot.edge:
                 continue
-            for sid, f in chosen[max(0, bisect_right(bounds, slot.start) - 1)]:
-                put_prose(got_by[sid], sid, f, slot, self._stored[sid].places.get(f))
+            for sid, f in windows[max(0, bisect_right(bounds, slot.start) - 1)][1]:
+                put_prose(got_by[sid], slot, self._stored[sid].places.get(f))
         for sid, got in got_by.items():
             self._merge(got, sid, found, owner, per_object)
-        for _, hits, _ in windows:
-            for sid, _f in hits:
+        for _, m in windows:
+            for sid, _f in m:
                 how.setdefault(sid, "text")
 
     def _score(self, live: Symbols, owner: dict[bytes, set[str]], matched: Sequence[str], *,
