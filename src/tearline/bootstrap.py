@@ -161,16 +161,33 @@ def keys_dir(settings: Settings) -> Path:
 
 def kek_file(settings: Settings) -> str:
     """The vault key-encryption key file: the setting, else `<data>.kek` beside (never inside) the
-    data folder when that file exists and no key is given in the environment."""
+    data folder, else the one kept for this data folder in the user's key folder (see
+    `user_kek_path`), when that file exists and no key is given in the environment."""
     if settings.kek_file or settings.kek:
         return settings.kek_file
-    sibling = default_kek_path(settings)
-    return str(sibling) if sibling.exists() else ""
+    for candidate in (default_kek_path(settings), user_kek_path(settings)):
+        if candidate.exists():
+            return str(candidate)
+    return ""
 
 
 def default_kek_path(settings: Settings) -> Path:
     data = settings.data.resolve()
     return data.parent / f"{data.name}.kek"
+
+
+def user_kek_path(settings: Settings) -> Path:
+    """Where a key made for this data folder is kept when none is configured: the user's data folder
+    (`$XDG_DATA_HOME/tearline/keys`, else `~/.local/share/tearline/keys`), outside any working tree,
+    named after the data folder and a digest of its absolute path (two `./tearline-data` folders in
+    two projects get two keys)."""
+    import hashlib
+    import os
+
+    data = settings.data.resolve()
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    digest = hashlib.sha256(str(data).encode()).hexdigest()[:16]
+    return base / "tearline" / "keys" / f"{data.name}-{digest}.kek"
 
 
 def create_node(

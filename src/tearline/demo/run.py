@@ -204,14 +204,20 @@ def run_demo(settings: Settings, console: Console, *, seed: int = 7, size: int =
 
 
 def _demo_kek(settings: Settings) -> Path:
-    """The demo's vault key: beside the data folder (never inside it), made once and reused."""
-    from tearline.bootstrap import default_kek_path
+    """The demo's vault key: made once and reused; kept in the user's key folder (outside the working
+    tree, where `git add .` would pick it up), or beside the data folder where an earlier demo left
+    it there."""
+    from tearline.bootstrap import default_kek_path, user_kek_path
     from tearline.crypto.sealing import write_kek_file
 
     if settings.kek_file or settings.kek:
         return Path(settings.kek_file or "TEARLINE_KEK")
-    path = default_kek_path(settings)
+    beside = default_kek_path(settings)
+    if beside.exists():
+        return beside
+    path = user_kek_path(settings)
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_kek_file(path, data=settings.data)
     return path
 
