@@ -1,0 +1,72 @@
+"""National schemes: parsing on a UK node, the equivalence table's order, clearance by rank."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tearline.errors import LabelError
+from tearline.model.labeltext import format_label, parse_label
+from tearline.model.markings import Label, Tlp
+from tearline.model.schemes import SCHEMES, infer_scheme, scheme
+
+GBR = scheme("GBR")
+NATO = scheme("NATO")
+
+
+def test_uk_labels_parse_on_a_uk_node() -> None:
+    label = parse_label("OFFICIAL//TLP:GREEN", GBR)
+    assert label.classification == 0 and label.tlp is Tlp.GREEN
+    sens = parse_label("OFFICIAL-SENSITIVE//REL TO USA, GBR", GBR)
+    assert sens.classification == NATO.level("NATO RESTRICTED")
+    assert sens.rel_to == frozenset({"USA", "GBR"})
+    assert format_label(sens, GBR) == "OFFICIAL-SENSITIVE//REL TO USA, GBR"
+
+
+def test_unknown_level_lists_the_schemes_levels() -> None:
+    with pytest.raises(LabelError, match="OFFICIAL, OFFICIAL-SENSITIVE, SECRET, TOP SECRET"):
+        parse_label("CONFIDENTIAL//TLP:GREEN", GBR)
+
+
+def test_a_rank_without_a_name_cannot_be_written() -> None:
+    with pytest.raises(LabelError, match="no name in scheme GBR"):
+        format_label(Label(classification=2), GBR)
+
+
+def test_infer_scheme() -> None:
+    assert infer_scheme("NATO SECRET").code == "NATO"
+    assert infer_scheme("official-sensitive").code == "GBR"
+    assert infer_scheme("OFFICIAL:SENSITIVE").code == "AUS"
+    with pytest.raises(ValueError, match="name the scheme"):
+        infer_scheme("SECRET")
+
+
+def test_uk_official_sensitive_against_nato_clearances() -> None:
+    """OFFICIAL-SENSITIVE is rank 1 (NATO RESTRICTED): within NATO RESTRICTED and CONFIDENTIAL."""
+    rank = GBR.level("OFFICIAL-SENSITIVE")
+    assert rank <= NATO.level("NATO RESTRICTED")
+    assert rank <= NATO.level("NATO CONFIDENTIAL")
+    assert rank > NATO.level("NATO UNCLASSIFIED")
+
+
+@given(st.sampled_from(sorted(SCHEMES)), st.data())
+def test_equivalence_is_monotone(code: str, data: st.DataObject) -> None:
+    s = SCHEMES[code]
+    i = data.draw(st.integers(0, len(s.names) - 1))
+    j = data.draw(st.integers(i, len(s.names) - 1))
+    assert s.level(s.names[i]) <= s.level(s.names[j])
+
+
+@given(
+    st.sampled_from(sorted(SCHEMES)),
+    st.sampled_from(sorted(SCHEMES)),
+    st.data(),
+)
+def test_round_trip_and_translation(a: str, b: str, data: st.DataObject) -> None:
+    sa, sb = SCHEMES[a], SCHEMES[b]
+    name = data.draw(st.sampled_from(sa.names))
+    label = parse_label(name + "//TLP:AMBER", sa)
+    assert parse_label(format_label(label, sa), sa) == label
+    if label.classification in sb.ranks:
+        assert sb.level(sb.name(label.classification)) == label.classification
