@@ -70,3 +70,36 @@ def test_round_trip_and_translation(a: str, b: str, data: st.DataObject) -> None
     assert parse_label(format_label(label, sa), sa) == label
     if label.classification in sb.ranks:
         assert sb.level(sb.name(label.classification)) == label.classification
+
+
+@given(
+    st.sampled_from(sorted(SCHEMES)),
+    st.sampled_from(sorted(SCHEMES)),
+    st.data(),
+)
+def test_policy_never_releases_above_the_partners_equivalent_clearance(
+    node: str, partner: str, data: st.DataObject
+) -> None:
+    """A label in the node's scheme against a clearance in the partner's: withheld iff above."""
+    from tearline.model.partners import TrustProfile
+    from tearline.policy.decide import Reason, label_withholds
+
+    label = parse_label(data.draw(st.sampled_from(SCHEMES[node].names)), SCHEMES[node])
+    cleared = SCHEMES[partner].level(data.draw(st.sampled_from(SCHEMES[partner].names)))
+    profile = TrustProfile(partner="NATO", clearance=cleared, tlp_ceiling=Tlp.RED)
+    withheld = Reason.ABOVE_CLEARANCE in label_withholds(label, profile)
+    assert withheld == (label.classification > cleared)
+
+
+def test_uk_official_sensitive_flows_to_nato_restricted_not_unclassified() -> None:
+    from tearline.model.partners import TrustProfile
+    from tearline.policy.decide import Reason, label_withholds
+
+    label = parse_label("OFFICIAL-SENSITIVE//REL TO NATO", GBR)
+    for clearance, withheld in (
+        ("NATO UNCLASSIFIED", True),
+        ("NATO RESTRICTED", False),
+        ("NATO CONFIDENTIAL", False),
+    ):
+        profile = TrustProfile(partner="NATO", clearance=NATO.level(clearance), tlp_ceiling=Tlp.RED)
+        assert (Reason.ABOVE_CLEARANCE in label_withholds(label, profile)) is withheld
