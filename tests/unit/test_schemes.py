@@ -103,3 +103,20 @@ def test_uk_official_sensitive_flows_to_nato_restricted_not_unclassified() -> No
     ):
         profile = TrustProfile(partner="NATO", clearance=NATO.level(clearance), tlp_ceiling=Tlp.RED)
         assert (Reason.ABOVE_CLEARANCE in label_withholds(label, profile)) is withheld
+
+
+@given(st.sampled_from(sorted(SCHEMES)), st.data())
+def test_stix_round_trip_keeps_the_rank(code: str, data: st.DataObject) -> None:
+    """The STIX/ACS mapping works on the common rank, so a national label round-trips."""
+    from tearline.model.markings import MarkedItem
+    from tearline.stix.markings import definitions_from_bundle, item_from_stix, item_to_stix
+
+    s = SCHEMES[code]
+    label = parse_label(data.draw(st.sampled_from(s.names)) + "//REL TO GBR, NATO//TLP:AMBER", s)
+    obj = {"type": "indicator", "id": "indicator--00000000-0000-4000-8000-000000000001"}
+    out, defs = item_to_stix(
+        obj, MarkedItem(label=label), created="2026-01-01T00:00:00.000Z", created_by_ref=None
+    )
+    back = item_from_stix(out, definitions_from_bundle(defs), default=Label())
+    assert back.label.classification == label.classification
+    assert format_label(back.label, s) == format_label(label, s)
