@@ -81,6 +81,10 @@ def check_label(label: Label, scheme: ClassificationScheme = DEFAULT_SCHEME) -> 
     """Raise ``LabelError`` naming the first part of ``label`` that has no canonical spelling."""
     if not 0 <= label.classification <= scheme.top:
         raise LabelError(f"classification level `{label.classification}` is not in the scheme")
+    try:
+        scheme.name(label.classification)
+    except ValueError as exc:
+        raise LabelError(str(exc)) from None
     if not isinstance(label.tlp, Tlp):
         raise LabelError(f"tlp `{label.tlp}` is not a Tlp")
     for code in label.rel_to:
@@ -122,7 +126,10 @@ def parse_label(text: str, scheme: ClassificationScheme = DEFAULT_SCHEME) -> Lab
     try:
         classification = scheme.level(segments[0])
     except ValueError:
-        raise LabelError(f"unknown classification `{segments[0]}`{where}") from None
+        valid = ", ".join(scheme.names)
+        raise LabelError(
+            f"unknown classification `{segments[0]}`{where} (valid levels: {valid})"
+        ) from None
     seen: set[str] = set()
     tlp = Tlp.CLEAR
     rel_to: frozenset[str] = frozenset()
