@@ -1,6 +1,7 @@
 """The web application factory: ``create_app(taxii) -> Starlette``. No module-level app.
 
-Routes: TAXII 2.1 discovery at ``/taxii2/`` and one API root (``/api/``), plus the routes the caller
+Routes: ``/healthz`` (liveness: the process answers, nothing else is touched), TAXII 2.1 discovery at
+``/taxii2/`` and one API root (``/api/``), plus the routes the caller
 passes (the ledger endpoints and the UI, wired by :mod:`tearline.asgi`, which also holds the
 ``from_env`` factory that ``tearline serve --workers N`` gives uvicorn). The app is given the TAXII
 service the composition root built, never the node, a database handle or the vault.
@@ -16,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from tearline.services.taxii import TaxiiService
 from tearline.web.heap import HeapTrimmer
@@ -63,8 +64,12 @@ def create_app(
         assert isinstance(exc, HTTPException)
         return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
+    async def healthz(request: Request) -> Response:
+        # liveness only: the process answers; it touches nothing (no database, no vault)
+        return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
+
     app = Starlette(
-        routes=[*taxii_routes(cfg.api_root), *extra_routes],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *taxii_routes(cfg.api_root), *extra_routes],
         exception_handlers={HTTPException: on_http_error},
         lifespan=lifespan,
     )
