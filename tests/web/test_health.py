@@ -1,4 +1,4 @@
-"""`/healthz` on a real server: the process answers 200 without a token and without touching the node."""
+"""`/healthz` and the request id on a real server: liveness without a token; `X-Request-ID` kept or made."""
 
 from __future__ import annotations
 
@@ -11,3 +11,12 @@ def test_healthz_answers_without_a_token(demo_live: Live) -> None:
     assert r.status_code == 200 and r.text == "ok\n"
     assert r.headers["cache-control"] == "no-store"
     assert httpx.post(f"{demo_live.url}/healthz", timeout=10).status_code == 405
+
+
+def test_request_id_is_propagated_or_generated(demo_live: Live) -> None:
+    given = httpx.get(f"{demo_live.url}/healthz", headers={"X-Request-ID": "abc-123"}, timeout=10)
+    assert given.headers["x-request-id"] == "abc-123"
+    fresh = [httpx.get(f"{demo_live.url}/taxii2/", timeout=10).headers["x-request-id"] for _ in range(2)]
+    assert len(fresh[0]) == 32 and fresh[0] != fresh[1]  # also on a TAXII answer (here a 401)
+    bad = httpx.get(f"{demo_live.url}/healthz", headers={"X-Request-ID": "a b\"c"}, timeout=10)
+    assert bad.headers["x-request-id"] != "a b\"c" and len(bad.headers["x-request-id"]) == 32

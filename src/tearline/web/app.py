@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tearline.services.taxii import TaxiiService
 from tearline.web.heap import HeapTrimmer
+from tearline.web.request_id import RequestId
 from tearline.web.taxii import errors as taxii_errors
 from tearline.web.taxii.routes import routes as taxii_routes
 
@@ -71,6 +73,7 @@ def create_app(
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *taxii_routes(cfg.api_root), *extra_routes],
         exception_handlers={HTTPException: on_http_error},
+        middleware=[Middleware(RequestId)],
         lifespan=lifespan,
     )
     app.state.taxii = service
