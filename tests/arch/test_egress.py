@@ -34,6 +34,7 @@ OBJECTS = "/api/collections/{collection_id}/objects/"
 OBJECT = "/api/collections/{collection_id}/objects/{object_id}/"
 EGRESS = {OBJECTS, OBJECT}  # routes whose answers carry object or definition bytes
 NOT_EGRESS = {
+    "/readyz": "readiness: database and migration check outcomes, nothing from the store",
     "/healthz": "liveness: the constant text `ok`, nothing from the store",
     "/taxii2/": "discovery: the node's name and API root",
     "/api/": "API root information",

@@ -20,3 +20,9 @@ def test_request_id_is_propagated_or_generated(demo_live: Live) -> None:
     assert len(fresh[0]) == 32 and fresh[0] != fresh[1]  # also on a TAXII answer (here a 401)
     bad = httpx.get(f"{demo_live.url}/healthz", headers={"X-Request-ID": "a b\"c"}, timeout=10)
     assert bad.headers["x-request-id"] != "a b\"c" and len(bad.headers["x-request-id"]) == 32
+
+
+def test_readyz_checks_the_database_and_migrations(demo_live: Live) -> None:
+    r = httpx.get(f"{demo_live.url}/readyz", timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.text == "database: ok\nmigrations: ok\n"

@@ -1,6 +1,7 @@
 """The web application factory: ``create_app(taxii) -> Starlette``. No module-level app.
 
-Routes: ``/healthz`` (liveness: the process answers, nothing else is touched), TAXII 2.1 discovery at
+Routes: ``/healthz`` (liveness: the process answers, nothing else is touched), ``/readyz``
+(the TAXII service's readiness: database reachable, schema at the migration head), TAXII 2.1 discovery at
 ``/taxii2/`` and one API root (``/api/``), plus the routes the caller
 passes (the ledger endpoints and the UI, wired by :mod:`tearline.asgi`, which also holds the
 ``from_env`` factory that ``tearline serve --workers N`` gives uvicorn). The app is given the TAXII
@@ -70,8 +71,17 @@ def create_app(
         # liveness only: the process answers; it touches nothing (no database, no vault)
         return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
 
+    async def readyz(request: Request) -> Response:
+        checks = await anyio.to_thread.run_sync(service.readiness)
+        ready = all(v == "ok" for v in checks.values())
+        body = "".join(f"{k}: {v}\n" for k, v in checks.items())
+        return PlainTextResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
+
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *taxii_routes(cfg.api_root), *extra_routes],
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"]),
+            *taxii_routes(cfg.api_root), *extra_routes,
+        ],
         exception_handlers={HTTPException: on_http_error},
         middleware=[Middleware(RequestId)],
         lifespan=lifespan,
