@@ -26,3 +26,26 @@ def test_readyz_checks_the_database_and_migrations(demo_live: Live) -> None:
     r = httpx.get(f"{demo_live.url}/readyz", timeout=10)
     assert r.status_code == 200, r.text
     assert r.text == "database: ok\nmigrations: ok\n"
+
+
+def _count(text: str, route: str, status: str) -> float:
+    for line in text.splitlines():
+        if line.startswith("tearline_http_requests_total{") and f'route="{route}"' in line \
+                and f'status="{status}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_taxii_requests_by_route_template(demo_live: Live) -> None:
+    before = httpx.get(f"{demo_live.url}/metrics", timeout=10)
+    assert before.status_code == 200 and before.headers["content-type"].startswith("text/plain")
+    partner = next(iter(demo_live.tokens))
+    with demo_live.client(partner) as c:
+        for _ in range(3):
+            assert c.get("/taxii2/").status_code == 200
+        c.get("/api/collections/no-such-collection-xyz/")
+    after = httpx.get(f"{demo_live.url}/metrics", timeout=10).text
+    assert _count(after, "/taxii2/", "200") - _count(before.text, "/taxii2/", "200") == 3
+    assert "tearline_http_request_seconds_bucket" in after
+    assert 'route="/api/collections/{collection_id}/"' in after  # the template, never the raw path
+    assert "no-such-collection-xyz" not in after

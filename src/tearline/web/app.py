@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from tearline.services.taxii import TaxiiService
 from tearline.web.heap import HeapTrimmer
+from tearline.web.metrics import RequestMetrics, metrics
 from tearline.web.request_id import RequestId
 from tearline.web.taxii import errors as taxii_errors
 from tearline.web.taxii.routes import routes as taxii_routes
@@ -80,10 +81,11 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             *taxii_routes(cfg.api_root), *extra_routes,
         ],
         exception_handlers={HTTPException: on_http_error},
-        middleware=[Middleware(RequestId)],
+        middleware=[Middleware(RequestId), Middleware(RequestMetrics)],
         lifespan=lifespan,
     )
     app.state.taxii = service
