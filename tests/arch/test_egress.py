@@ -34,6 +34,9 @@ OBJECTS = "/api/collections/{collection_id}/objects/"
 OBJECT = "/api/collections/{collection_id}/objects/{object_id}/"
 EGRESS = {OBJECTS, OBJECT}  # routes whose answers carry object or definition bytes
 NOT_EGRESS = {
+    "/readyz": "readiness: database and migration check outcomes, nothing from the store",
+    "/metrics": "request counters and latencies by route template; loopback callers only",
+    "/healthz": "liveness: the constant text `ok`, nothing from the store",
     "/taxii2/": "discovery: the node's name and API root",
     "/api/": "API root information",
     "/api/status/{status_id}/": "the status of the partner's own Add Objects request",

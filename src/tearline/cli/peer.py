@@ -23,6 +23,7 @@ def add(
     collection: Annotated[
         list[str] | None, typer.Option("--collection", help="collection id or alias to pull (repeatable)")
     ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="replace a peer already linked under this code")] = False,
 ) -> None:
     """Link a partner's node; its token is stored sealed under the vault key."""
     from tearline.services.sync import Peers
@@ -33,7 +34,7 @@ def add(
         bad_option(f"cannot read `{token_file}`: {exc.strerror or type(exc).__name__}")
         return
     with node_of(ctx) as node:
-        peer = Peers(node.db, node.clock, node.vault).add(code, url, token, collection or ())
+        peer = Peers(node.db, node.clock, node.vault).add(code, url, token, collection or (), replace=replace)
     out.print(f"peer {peer.code} at {peer.url}")
 
 

@@ -31,7 +31,7 @@ import orjson
 
 from tearline.canonical import format_timestamp, from_micros, to_micros
 from tearline.clock import Clock
-from tearline.errors import InvalidInput, NotFound, TearlineError
+from tearline.errors import Conflict, InvalidInput, NotFound, TearlineError
 from tearline.model.partners import check_code
 from tearline.store import partners as partners_store
 from tearline.store import sync as store
@@ -195,7 +195,10 @@ class Peers:
         self.clock = clock
         self.vault = vault
 
-    def add(self, code: str, url: str, token: str, collections: Sequence[str] = ()) -> Peer:
+    def add(
+        self, code: str, url: str, token: str, collections: Sequence[str] = (), *, replace: bool = False
+    ) -> Peer:
+        """Link a partner's node; a code already linked is refused (Conflict) unless `replace`."""
         try:
             code = check_code(code)
         except ValueError as exc:
@@ -211,6 +214,8 @@ class Peers:
         with self.db.write() as conn:
             if partners_store.get_partner(conn, code) is None:
                 raise NotFound(f"no partner `{code}`: add it with `tearline partner add` first")
+            if not replace and store.get_peer(conn, code) is not None:
+                raise Conflict(f"peer `{code}` is already linked: pass --replace to change its url or token")
             self.vault.put_secret(conn, _record(code), "token", token)
             store.put_peer(conn, store.PeerRow(code, url, cols, to_micros(self.clock.now())))
         return Peer(code, url, token, cols)

@@ -140,6 +140,15 @@ class TaxiiService:
             self._gate_epoch = stamp.epoch
         return reader
 
+    def readiness(self) -> dict[str, str]:
+        """`/readyz`: each check's outcome ("ok" or a short reason); ready when all are "ok". The
+        database must answer and its schema be at the code's migration head."""
+        try:
+            current, head = self.db.schema_state()
+        except Exception as exc:  # any failure here means not ready, with a reason safe to show
+            return {"database": f"unreachable: {type(exc).__name__}", "migrations": "unknown"}
+        return {"database": "ok", "migrations": "ok" if current == head else f"at {current}, code at {head}"}
+
     def close(self) -> None:
         """Write the repeat deliveries still counted in memory (call on shutdown)."""
         self.deliveries.close()

@@ -1,6 +1,8 @@
 """The web application factory: ``create_app(taxii) -> Starlette``. No module-level app.
 
-Routes: TAXII 2.1 discovery at ``/taxii2/`` and one API root (``/api/``), plus the routes the caller
+Routes: ``/healthz`` (liveness: the process answers, nothing else is touched), ``/readyz``
+(the TAXII service's readiness: database reachable, schema at the migration head), TAXII 2.1 discovery at
+``/taxii2/`` and one API root (``/api/``), plus the routes the caller
 passes (the ledger endpoints and the UI, wired by :mod:`tearline.asgi`, which also holds the
 ``from_env`` factory that ``tearline serve --workers N`` gives uvicorn). The app is given the TAXII
 service the composition root built, never the node, a database handle or the vault.
@@ -14,12 +16,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from tearline.services.taxii import TaxiiService
 from tearline.web.heap import HeapTrimmer
+from tearline.web.metrics import RequestMetrics, metrics
+from tearline.web.request_id import RequestId
 from tearline.web.taxii import errors as taxii_errors
 from tearline.web.taxii.routes import routes as taxii_routes
 
@@ -63,9 +68,24 @@ def create_app(
         assert isinstance(exc, HTTPException)
         return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
+    async def healthz(request: Request) -> Response:
+        # liveness only: the process answers; it touches nothing (no database, no vault)
+        return PlainTextResponse("ok\n", headers={"Cache-Control": "no-store"})
+
+    async def readyz(request: Request) -> Response:
+        checks = await anyio.to_thread.run_sync(service.readiness)
+        ready = all(v == "ok" for v in checks.values())
+        body = "".join(f"{k}: {v}\n" for k, v in checks.items())
+        return PlainTextResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
+
     app = Starlette(
-        routes=[*taxii_routes(cfg.api_root), *extra_routes],
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            *taxii_routes(cfg.api_root), *extra_routes,
+        ],
         exception_handlers={HTTPException: on_http_error},
+        middleware=[Middleware(RequestId), Middleware(RequestMetrics)],
         lifespan=lifespan,
     )
     app.state.taxii = service
