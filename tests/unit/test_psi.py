@@ -119,3 +119,18 @@ def test_withheld_values_never_take_part(node):  # type: ignore[no-untyped-def]
     assert got and withheld_vals, 'the scenario must have indicators on both sides'
     assert got == released_vals
     assert got.isdisjoint(withheld_vals - released_vals)
+
+
+def test_budget_refuses_past_it() -> None:
+    b = psi.Budget(queries_per_day=2, max_total_items=1000, min_query_size=100)
+    now = 10 * psi.DAY_US
+    psi.check_budget(b, [], 100, now)
+    with pytest.raises(psi.PsiError, match="below the minimum of 100"):
+        psi.check_budget(b, [], 99, now)
+    two = [psi.Session(now - 10, 100), psi.Session(now - 20, 100)]
+    with pytest.raises(psi.PsiError, match="2 of 2 queries"):
+        psi.check_budget(b, two, 100, now)
+    with pytest.raises(psi.PsiError, match="900 \\+ 200 items exceeds 1000"):
+        psi.check_budget(b, [psi.Session(now - 5, 900)], 200, now)
+    # a day later the allowance is back
+    psi.check_budget(b, two, 100, now + psi.DAY_US)

@@ -163,3 +163,41 @@ class Client:
         if self.cardinality_only:
             return int(self._c.GetIntersectionSize(s, r))
         return sorted(self.items[i] for i in self._c.GetIntersection(s, r))
+
+
+# --- budget against probing -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Budget:
+    """A partner's PSI allowance: sessions per day, total items per day, the smallest query."""
+
+    queries_per_day: int = 20
+    max_total_items: int = 200_000
+    min_query_size: int = 100
+
+
+@dataclass(frozen=True)
+class Session:
+    """What is kept of one session (never a value): when and how many items the client sent."""
+
+    at_us: int
+    client_size: int
+
+
+DAY_US = 86_400 * 1_000_000
+
+
+def check_budget(budget: Budget, past: Iterable[Session], client_size: int, now_us: int) -> None:
+    """Raise ``PsiError`` with the reason when a query of ``client_size`` items is past the budget.
+
+    A small query is refused because a handful of guessed values is a dictionary probe; the day
+    window is the 24 hours before ``now_us``."""
+    if client_size < budget.min_query_size:
+        raise PsiError(f"query of {client_size} items is below the minimum of {budget.min_query_size}")
+    recent = [s for s in past if now_us - DAY_US < s.at_us <= now_us]
+    if len(recent) >= budget.queries_per_day:
+        raise PsiError(f"budget spent: {len(recent)} of {budget.queries_per_day} queries in the last 24 hours")
+    used = sum(s.client_size for s in recent)
+    if used + client_size > budget.max_total_items:
+        raise PsiError(f"budget spent: {used} + {client_size} items exceeds {budget.max_total_items} "
+                       "in the last 24 hours")
