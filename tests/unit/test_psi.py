@@ -134,3 +134,20 @@ def test_budget_refuses_past_it() -> None:
         psi.check_budget(b, [psi.Session(now - 5, 900)], 200, now)
     # a day later the allowance is back
     psi.check_budget(b, two, 100, now + psi.DAY_US)
+
+
+@pytest.mark.parametrize("cardinality_only", [False, True])
+def test_cached_set_grows_by_shards_and_stays_exact(cardinality_only: bool) -> None:
+    rng = random.Random(5)
+    first = [f"ipv4-addr\x1f{rng.randrange(1 << 32)}" for _ in range(2000)]
+    later = [f"ipv4-addr\x1f{rng.randrange(1 << 32)}" for _ in range(500)] + first[:100]  # overlap held once
+    cs = psi.CachedSet(1000, cardinality_only=cardinality_only)
+    assert cs.add(first) == len(set(first))
+    assert cs.add(later) == len(set(later) - set(first))
+    assert len(cs.shards) == 2
+    client = rng.sample(first, 300) + rng.sample(later, 200) + [f"domain-name\x1fx{i}.example" for i in range(300)]
+    client = sorted(set(client))  # a client sends each item once
+    c = psi.Client(client, cardinality_only=cardinality_only)
+    got = psi.client_result(c, cs.shards, cs.answer(c.request()))
+    expected = sorted(set(client) & (set(first) | set(later)))
+    assert got == (len(expected) if cardinality_only else expected)

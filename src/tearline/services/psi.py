@@ -148,7 +148,7 @@ class Client:
 
     def __init__(self, items: Sequence[str], *, cardinality_only: bool) -> None:
         psi = _lib()
-        self.items = list(items)
+        self.items = sorted(set(items))  # each item once: a repeat would count twice
         self.cardinality_only = cardinality_only
         self._c = psi.client.CreateWithNewKey(not cardinality_only)
 
@@ -201,3 +201,54 @@ def check_budget(budget: Budget, past: Iterable[Session], client_size: int, now_
     if used + client_size > budget.max_total_items:
         raise PsiError(f"budget spent: {used} + {client_size} items exceeds {budget.max_total_items} "
                        "in the last 24 hours")
+
+
+# --- the cached server set, updated incrementally -----------------------------------------------
+
+class CachedSet:
+    """The server's encrypted set kept between queries and grown without re-encrypting it.
+
+    The library builds a setup message from plaintext items in one call and exposes no encrypted
+    items, so growth is by shards: new values (not already held) become one more setup message under
+    the same server key. A client's request is answered once; its result is read against every
+    shard (shards are disjoint, so counts add up). Adding 10k values costs one 10k-item setup."""
+
+    def __init__(self, max_client_size: int, *, cardinality_only: bool, fpr: float = 1e-9) -> None:
+        psi = _lib()
+        self.max_client_size = max_client_size
+        self.cardinality_only = cardinality_only
+        self.fpr = fpr
+        self._key = psi.server.CreateWithNewKey(not cardinality_only)
+        self._held: set[str] = set()
+        self.shards: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, items: Iterable[str]) -> int:
+        """Add the values not yet held as one new shard; the number added."""
+        new = sorted(set(items) - self._held)
+        if new:
+            psi = _lib()
+            setup = self._key.CreateSetupMessage(self.fpr, max(self.max_client_size, 1), new, psi.DataStructure.GCS)
+            self.shards.append(bytes(setup.SerializeToString()))
+            self._held.update(new)
+        return len(new)
+
+    def answer(self, request: bytes) -> bytes:
+        psi = _lib()
+        req = psi.Request()
+        req.ParseFromString(request)
+        return bytes(self._key.ProcessRequest(req).SerializeToString())
+
+
+def client_result(client: Client, shards: Sequence[bytes], response: bytes) -> int | list[str]:
+    """A client's result against every shard of a cached set."""
+    count, found = 0, set()
+    for s in shards:
+        r = client.result(s, response)
+        if isinstance(r, int):
+            count += r
+        else:
+            found.update(r)
+    return count if client.cardinality_only else sorted(found)
