@@ -20,12 +20,16 @@ def test_psi_query_between_two_nodes(pair: tuple[Member, Member], serve: Callabl
     a, b = pair
     b.node.settings = dataclasses.replace(b.node.settings, psi_queries_per_day=2, psi_min_query=1)
     serve(b)
-    a.node.federation().peers.add("USA", b.url, b.tokens["GBR"])
+    fed = a.node.federation()
+    fed.peers.add("USA", b.url, b.tokens["GBR"])
+    mine = a.node.psi_querier().our_items(KINDS)
+    [report] = fed.run("pull", "USA")  # GBR now holds what USA released to it: a real overlap
+    assert report.error is None
     querier = a.node.psi_querier()
     ours = querier.our_items(KINDS)
     theirs = b.node.psi_server()._server_items("GBR", KINDS)  # what USA would release to GBR
     expected = sorted(ours & theirs)
-    assert ours and theirs and expected
+    assert ours and theirs and len(expected) > len(mine & theirs)
     print(f"ours {len(ours)}, theirs {len(theirs)}, overlap {len(expected)}")
 
     got = querier.query("USA", ",".join(KINDS), cardinality_only=False)
