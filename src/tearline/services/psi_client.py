@@ -49,7 +49,7 @@ class PsiQuerier:
 
     def our_items(self, kinds: tuple[str, ...]) -> set[str]:
         with self.db.read() as conn:
-            return psi.items_from_bodies((r.body for r in objects_store.iter_bodies(conn)), kinds)
+            return psi.items_from_bodies((r.body for r in objects_store.iter_bodies(conn)), kinds)  # type: ignore[attr-defined]
 
     def query(self, code: str, types: str, *, cardinality_only: bool) -> QueryResult:
         try:
