@@ -19,6 +19,7 @@ from tearline.settings import load_settings
 from tearline.web.app import create_app
 from tearline.web.heap import TRIM_EVERY_S
 from tearline.web.ledger import ledger_routes
+from tearline.web.psi import psi_routes
 from tearline.web.ui import create_ui
 
 
@@ -32,6 +33,7 @@ def build_app(node: Node, *, close_node: bool = False, trim_every_s: float | Non
 
     routes: list[BaseRoute] = [
         *ledger_routes(node.ledger, authenticate),
+        *psi_routes(node.psi_server(), authenticate),
         Mount("/ui", app=create_ui(node.ui_deps())),
     ]
     app = taxii_app(node, close_node=close_node, extra_routes=routes, trim_every_s=trim_every_s)

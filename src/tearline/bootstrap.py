@@ -24,6 +24,9 @@ from tearline.services.intake import Intake
 from tearline.services.ledger import Ledger
 from tearline.services.markings import MarkingRegistry
 from tearline.services.node import NodeInfo, init_node, read_node
+from tearline.services.psi import Budget
+from tearline.services.psi_client import PsiQuerier
+from tearline.services.psi_serve import PsiServer
 from tearline.services.release import ReleasePipeline
 from tearline.services.sync import Federation, Peers
 from tearline.services.sync_pull import Puller
@@ -123,6 +126,16 @@ class Node:
             trace=self._trace_files,
             secure_cookies=secure_cookies,
         )
+
+    def psi_server(self) -> PsiServer:
+        """Answers partners' PSI queries under the per-partner budget (docs/psi.md)."""
+        return PsiServer(self.db, self.clock, self.release, self.ledger, Budget(
+            queries_per_day=self.settings.psi_queries_per_day, max_total_items=self.settings.psi_items_per_day,
+            min_query_size=self.settings.psi_min_query))
+
+    def psi_querier(self) -> PsiQuerier:
+        """Asks a registered peer for a PSI (``tearline psi query``)."""
+        return PsiQuerier(self.db, self.clock, Peers(self.db, self.clock, self.vault), self.ledger)
 
     def _trace_files(self, files: list[tuple[str, bytes]]) -> TraceResult:
         return self.tracer().trace([read_leak(data, name) for name, data in files])

@@ -41,6 +41,12 @@ class Settings:
         10 * 1024 * 1024, "largest TAXII request body accepted, in bytes", env="TEARLINE_MAX_BODY_BYTES"
     )
     page_limit: int = _setting(1000, "largest TAXII page a client may ask for", env="TEARLINE_PAGE_LIMIT")
+    psi_queries_per_day: int = _setting(20, "PSI queries a partner may make in 24 hours",
+                                        env="TEARLINE_PSI_QUERIES_PER_DAY")
+    psi_items_per_day: int = _setting(200_000, "PSI items a partner may send in 24 hours, all queries together",
+                                      env="TEARLINE_PSI_ITEMS_PER_DAY")
+    psi_min_query: int = _setting(100, "fewest items a PSI query may hold (fewer is a dictionary probe)",
+                                  env="TEARLINE_PSI_MIN_QUERY")
 
     @property
     def db_url(self) -> str:

@@ -48,6 +48,8 @@ NOT_EGRESS = {
     "/ledger/v1/proof/inclusion": "proof hashes of the partner's own leaves",
     "/ledger/v1/proof/consistency": "proof hashes",
     "/ledger/v1/leaves": "the partner's own ledger leaves",
+    "/psi/v1/query": "PSI answer: values drawn only from the pipeline's release bytes for the partner "
+                     "(record=False), sent blinded under a per-query key; each session a `psi` ledger leaf",
     "/ui/": "operator pages behind a login: nothing reaches a partner",
     "/ui/login": "operator login",
     "/ui/logout": "operator logout",

@@ -31,6 +31,8 @@ BUILT = {
     "revocation": leaves.revocation_leaf(time=AT, partner="AUS", object_id="report--1", revoked_by="o", reason="r"),
     "reveal": leaves.reveal_leaf(time=AT, source="src-1", by="officer", reason="court order"),
     "alert": leaves.alert_leaf(time=AT, partner="NZL", object_id="note--1", version="v", field="$.content"),
+    "psi": leaves.psi_leaf(time=AT, partner="USA", role="client", types=["ipv4-addr"], mode="values",
+                           client_size=100, server_size=52, outcome="answered", reason="", result_size=3),
 }
 
 

@@ -21,6 +21,7 @@ from tearline.cli import ingest as ingest_cmd
 from tearline.cli import partner as partner_cmd
 from tearline.cli import peer as peer_cmd
 from tearline.cli import policy as policy_cmd
+from tearline.cli import psi as psi_cmd
 from tearline.cli import reciprocity as reciprocity_cmd
 from tearline.cli import serve as serve_cmd
 from tearline.cli import sync as sync_cmd
@@ -85,6 +86,7 @@ app.add_typer(vault_cmd.app, name="vault")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(peer_cmd.app, name="peer")
 app.add_typer(sync_cmd.app, name="sync")
+app.add_typer(psi_cmd.app, name="psi")
 app.command("reciprocity")(reciprocity_cmd.reciprocity)
 app.command("trace")(trace_cmd.trace)
 app.add_typer(user_cmd.app, name="user")

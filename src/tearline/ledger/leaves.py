@@ -13,6 +13,8 @@ Kinds and their fields (docs/ledger.md lists them too):
 ``revocation`` partner, object, revoked_by, reason (of an approval)
 ``reveal``     source (vault id), by, reason: never an identity
 ``alert``      partner, object, version, field (JSON path of a gate hit): never the term
+``psi``        partner, role, types, mode, client_size, server_size, outcome, reason, and result_size
+               on the querying side (the answering side cannot know it): never a value
 
 :func:`encode` is written by hand for speed: ``rfc8785`` is pure Python (about 14 µs a leaf, most
 of an append's budget), while orjson with sorted keys emits the same bytes for every value made of
@@ -32,7 +34,7 @@ import orjson
 from tearline.canonical import format_timestamp, jcs, parse_timestamp, to_micros
 from tearline.errors import InvalidInput
 
-KINDS = ("release", "profile", "approval", "revocation", "reveal", "alert")
+KINDS = ("release", "profile", "approval", "revocation", "reveal", "alert", "psi")
 _SAFE_INT = 2**53 - 1
 
 
@@ -112,6 +114,16 @@ def reveal_leaf(*, time: datetime, source: str, by: str, reason: str) -> dict[st
 def alert_leaf(*, time: datetime, partner: str, object_id: str, version: str, field: str) -> dict[str, Any]:
     """A gate alert: where a protected term was found, never the term."""
     return _leaf("alert", time, partner=partner, object=object_id, version=version, field=field)
+
+
+def psi_leaf(*, time: datetime, partner: str, role: str, types: Sequence[str], mode: str, client_size: int,
+             server_size: int, outcome: str, reason: str, result_size: int | None = None) -> dict[str, Any]:
+    """A private set intersection session: with whom (``role`` ``server``: the partner asked us;
+    ``client``: we asked the peer), set sizes, and on the client side the result's size; never a
+    value. ``outcome`` is ``answered`` or ``refused``; ``mode`` ``values`` or ``cardinality``."""
+    extra = {} if result_size is None else {"result_size": result_size}
+    return _leaf("psi", time, partner=partner, role=role, types=list(types), mode=mode,
+                 client_size=client_size, server_size=server_size, outcome=outcome, reason=reason, **extra)
 
 
 def sequenced(leaf: Mapping[str, Any], seq: int) -> dict[str, Any]:

@@ -167,3 +167,14 @@ class Ledger:
                 entry["leaf"] = r.leaf.decode("utf-8")
             out.append(entry)
         return out
+
+    def psi(self, conn: Connection, **fields: Any) -> int:
+        """A PSI session (:func:`tearline.ledger.leaves.psi_leaf`): sizes, never values."""
+        return self.append(conn, [leafmod.psi_leaf(**fields)])[0]
+
+    def psi_sessions(self, partner: str, since_us: int) -> list[dict[str, Any]]:
+        """A partner's PSI session leaves from ``since_us`` on (for its budget)."""
+        import orjson
+
+        with self.db.read() as conn:
+            return [orjson.loads(r.leaf) for r in store.kind_leaves(conn, "psi", partner, since_us)]

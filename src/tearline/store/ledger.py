@@ -342,3 +342,12 @@ def _check_head(row: Any, recomputed: bytes, public_key: Ed25519PublicKey, origi
         verify_head(_head(origin, row), public_key)
     except VerificationError as exc:
         raise _Bad(last, str(exc), row.size) from None
+
+
+def kind_leaves(conn: Connection, kind: str, partner: str, since_us: int) -> list[StoredLeaf]:
+    """A partner's leaves of one kind from ``since_us`` on (the PSI budget's day window)."""
+    t = ledger_leaves
+    rows = conn.execute(
+        select(t).where(t.c.partner == partner, t.c.kind == kind, t.c.at_us >= since_us).order_by(t.c.seq)
+    )
+    return [_leaf(r) for r in rows]
